@@ -1,0 +1,82 @@
+/* cache: entries keyed by (data class, key), each holding one immutable
+ * value with the time it was fetched and the time it goes stale.
+ *
+ * cache_get() returns a fresh value from memory or fetches it through the
+ * loader, coalescing concurrent readers of one entry onto a single fetch
+ * (N readers, 1 request; the others wait on a condition variable with a
+ * deadline). Expiring an entry (cache_expire) bumps its generation, so a
+ * fetch that started before the expiry never stores its older answer.
+ *
+ * Thread-safe. One mutex guards the table; it is never held while the
+ * loader runs, so the loader may take any lock of the layers below. */
+#pragma once
+
+#include <glib.h>
+
+#include "infrafs/classes.h"
+
+/* Loads the value of (class, key); runs on the reader's thread without any
+ * cache lock. Returns the value (owned by the cache afterwards, freed with
+ * the cache's free function) and its size, or NULL and an error. */
+typedef gpointer (*cache_load_fn)(enum data_class data_class, const char *key,
+				  gsize *size_bytes, GError **error, gpointer user_data);
+
+/* A published value, shared by reference count. Immutable. */
+struct cache_value;
+
+struct cache_value *cache_value_ref(struct cache_value *value);
+void cache_value_unref(struct cache_value *value);
+gconstpointer cache_value_data(const struct cache_value *value);
+gint64 cache_value_fetched_wall_us(const struct cache_value *value);
+/* When this value stops being fresh, on the monotonic clock (its TTL as of
+ * the fetch; an expiry by invalidation comes later and is not reflected). */
+gint64 cache_value_expires_mono_us(const struct cache_value *value);
+typedef struct cache_value cache_value;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(cache_value, cache_value_unref)
+
+/* Counters of one data class, for /.infrafs/stats. */
+struct cache_class_stats {
+	guint64 entries;
+	guint64 bytes;
+	guint64 hits;           /* answered from memory */
+	guint64 misses;         /* had to fetch */
+	guint64 coalesced;      /* waited on another reader's fetch */
+	guint64 fetches;        /* loader calls */
+	guint64 errors;         /* failed loader calls */
+	guint64 fetch_us_total; /* time spent in the loader */
+	guint ttl_s;
+};
+
+struct cache;
+
+/* `ttl_s` holds one TTL per class (copied). `wait_ms` bounds a coalesced
+ * reader's wait. `free_value` frees what the loader returned. */
+struct cache *cache_new(const guint ttl_s[CLASS_COUNT], guint wait_ms, cache_load_fn load,
+			GDestroyNotify free_value, gpointer user_data);
+void cache_free(struct cache *cache);
+
+/* A fresh value for (class, key) (key may be NULL), fetching if needed.
+ * Returns a new reference, or NULL and the loader's error (also to readers
+ * that waited on that failed fetch), or INFRAFS_ERROR_TIMEOUT when the wait
+ * for another reader's fetch passed its deadline. */
+struct cache_value *cache_get(struct cache *cache, enum data_class data_class, const char *key,
+			      GError **error);
+
+/* The value held for (class, key), fresh or not, without fetching; NULL
+ * when there is none. */
+struct cache_value *cache_peek(struct cache *cache, enum data_class data_class, const char *key);
+
+/* Decides whether an entry is to expire; called with the cache lock held,
+ * so it must not call into the cache. `value` may be NULL. */
+typedef gboolean (*cache_match_fn)(enum data_class data_class, const char *key,
+				   const struct cache_value *value, gpointer user_data);
+
+/* Expire now every entry `match` accepts: the next cache_get() fetches.
+ * Returns how many entries expired. */
+guint cache_expire(struct cache *cache, cache_match_fn match, gpointer user_data);
+
+void cache_set_ttl(struct cache *cache, enum data_class data_class, guint ttl_s);
+guint cache_get_ttl(struct cache *cache, enum data_class data_class);
+
+void cache_class_stats(struct cache *cache, enum data_class data_class,
+		       struct cache_class_stats *stats);

@@ -1,0 +1,65 @@
+/* config: every setting infrafs runs with, validated once and then only
+ * read. Sources, weakest first: built-in defaults < OS_* environment < -o
+ * options. Parsing never touches libfuse, so it is unit-testable. */
+#pragma once
+
+#include <glib.h>
+
+#include "infrafs/classes.h"
+
+#define CONFIG_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define CONFIG_DEFAULT_REQUEST_TIMEOUT_MS 30000
+/* Longest a reader waits for someone else's fetch of the same data. */
+#define CONFIG_DEFAULT_FETCH_WAIT_MS 60000
+
+/* Keystone credentials and endpoint choice, as OpenStack tools read them.
+ * The password and secret are secrets: never log them (see log.h). */
+struct os_credentials {
+	char *auth_url;
+	char *auth_type;          /* "password" (default) or "v3applicationcredential" */
+	char *username;
+	char *user_id;
+	char *password;
+	char *user_domain_name;
+	char *user_domain_id;
+	char *project_name;
+	char *project_id;
+	char *project_domain_name;
+	char *project_domain_id;
+	char *application_credential_id;
+	char *application_credential_secret;
+	char *region_name;
+	char *interface;          /* "public" (default), "internal", "admin" */
+	char *cacert;
+	gboolean insecure;
+};
+
+struct config {
+	guint ttl_s[CLASS_COUNT];         /* time to live per data class */
+	guint connect_timeout_ms;
+	guint request_timeout_ms;         /* one HTTP request, start to end */
+	guint fetch_wait_ms;              /* a coalesced reader's longest wait */
+	gboolean debug;
+	struct os_credentials os;
+};
+
+/* Defaults of design.md; no credentials. */
+void config_init(struct config *config);
+void config_clear(struct config *config);
+
+/* Fill the credentials from OS_* variables looked up through `getenv_fn`
+ * (g_getenv in the daemon, a table in tests). */
+void config_load_env(struct config *config, const char *(*getenv_fn)(const char *name));
+
+/* Apply one "-o key=value" option of infrafs's own: ttl.<class>=SECONDS,
+ * timeout=SECONDS, connect_timeout=SECONDS. Returns FALSE with
+ * INFRAFS_ERROR_CONFIG naming the key when the key is unknown to infrafs
+ * (*is_ours = FALSE, so the caller can hand it to libfuse) or the value is
+ * bad (*is_ours = TRUE). */
+gboolean config_set_option(struct config *config, const char *key, const char *value,
+			   gboolean *is_ours, GError **error);
+
+/* Check that the settings are complete enough to mount: an auth URL and
+ * either a password with a user, or an application credential. The error
+ * names the missing variable. */
+gboolean config_validate(const struct config *config, GError **error);

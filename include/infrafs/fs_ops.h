@@ -1,0 +1,33 @@
+/* fs_ops: the libfuse low-level operations. Each handler decodes a request,
+ * asks the tree, and replies exactly once; no policy lives here.
+ *
+ * Open files hold a reference on the bytes they opened (one consistent
+ * snapshot per open, whatever refreshes land meanwhile); open directories
+ * hold the listing they opened. Writes to control files are buffered per
+ * open file until a newline, so a line may arrive in several writes. */
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <sys/types.h>
+
+#include "infrafs/fs_notify.h"
+#include "infrafs/inode.h"
+#include "infrafs/tree.h"
+
+/* How long a control write waits for the kernel to be told of its effect. */
+#define FS_NOTIFY_FLUSH_MS 5000
+
+/* The state every handler reaches through fuse_req_userdata(). */
+struct fs {
+	struct tree *tree;           /* borrowed */
+	struct inode_table *inodes;  /* borrowed */
+	struct fs_notify *notify;    /* borrowed; NULL until the session exists */
+	uid_t uid;                   /* the mounting user owns every file */
+	gid_t gid;
+};
+
+const struct fuse_lowlevel_ops *fs_ops_table(void);
+
+/* A tree_changed_fn (user_data: struct fs): queue kernel invalidations for
+ * every known inode under the changed globs. */
+void fs_on_tree_changed(const char *const *globs, gpointer user_data);

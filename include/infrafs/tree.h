@@ -1,0 +1,69 @@
+/* tree: the namespace of design.md. Which paths exist, what kind they are,
+ * what they contain, and what writes to /.infrafs/ do.
+ *
+ * Paths are relative to the mount, without a leading '/': "" is the root,
+ * "hosts/cmp01/state" a file. Every call resolves the path against the
+ * cache (fetching what it needs: the first read of a class fetches it) and
+ * answers from immutable models, so any number of threads may call in.
+ * Changes that the kernel must hear about are announced through the
+ * callback given to tree_new(), as globs of affected paths. */
+#pragma once
+
+#include <glib.h>
+
+#include "infrafs/cache.h"
+#include "infrafs/config.h"
+#include "infrafs/errors.h"
+
+enum tree_kind {
+	TREE_DIR,
+	TREE_FILE,
+};
+
+struct tree_attr {
+	enum tree_kind kind;
+	guint mode;             /* permission bits only */
+	gsize size;             /* exact length of what a read returns */
+	gint64 mtime_wall_us;   /* when the data was fetched */
+	double cache_s;         /* how long the kernel may keep this attr/entry */
+	gboolean volatile_data; /* content may change on every read (stats) */
+};
+
+struct tree_dirent {
+	char *name;
+	enum tree_kind kind;
+};
+
+/* Told the globs of paths whose data changed or expired (control_glob_contains
+ * semantics). Called from the writer's thread with no tree or cache lock held;
+ * it must return without calling back into the tree. */
+typedef void (*tree_changed_fn)(const char *const *globs, gpointer user_data);
+
+struct tree;
+
+/* All arguments are borrowed and must outlive the tree. */
+struct tree *tree_new(struct cache *cache, const struct config *config,
+		      struct error_log *error_log, tree_changed_fn changed, gpointer user_data);
+void tree_free(struct tree *tree);
+
+/* Attributes of `path`. NOT_FOUND when it does not exist; backend errors as
+ * the cache reports them. */
+gboolean tree_stat(struct tree *tree, const char *path, struct tree_attr *attr,
+		   GError **error);
+
+/* Entries of directory `path`, sorted (array of struct tree_dirent, owned). */
+GPtrArray *tree_list(struct tree *tree, const char *path, GError **error);
+
+/* The whole content of file `path`, one consistent snapshot; *attr is
+ * filled to match it. */
+GBytes *tree_read(struct tree *tree, const char *path, struct tree_attr *attr, GError **error);
+
+/* Apply complete lines written to the control file `path`. Validates all
+ * of them first: INVALID changes nothing. READ_ONLY for other files. */
+gboolean tree_write(struct tree *tree, const char *path, const char *data, gsize len,
+		    GError **error);
+
+/* Whether `path` is a control file that accepts writes. */
+gboolean tree_is_writable(struct tree *tree, const char *path);
+
+void tree_dirent_free(gpointer dirent);

@@ -1,0 +1,455 @@
+/* backend: data classes -> OpenStack requests (see infrafs/backend.h). */
+#include "infrafs/backend.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "infrafs/errors.h"
+#include "infrafs/json_util.h"
+
+/* Longest piece of a backend's error message quoted in our errors. */
+#define BACKEND_MESSAGE_MAX 200
+
+struct backend {
+	struct http_client *client; /* borrowed */
+	struct os_auth *auth;       /* borrowed */
+	GMutex lock;                /* guards the negotiated microversion */
+	gboolean negotiated;
+	int compute_major;
+	int compute_minor;          /* 0.0 when the cloud has no microversions */
+};
+
+struct backend *backend_new(struct http_client *client, struct os_auth *auth)
+{
+	struct backend *backend = g_new0(struct backend, 1);
+
+	backend->client = client;
+	backend->auth = auth;
+	g_mutex_init(&backend->lock);
+	return backend;
+}
+
+void backend_free(struct backend *backend)
+{
+	if (backend == NULL)
+		return;
+	g_mutex_clear(&backend->lock);
+	g_free(backend);
+}
+
+/* The message inside a Nova, Keystone or Placement error body, if any. */
+static char *error_body_message(GBytes *body)
+{
+	gsize len = 0;
+	const char *data = g_bytes_get_data(body, &len);
+	g_autoptr(json_object) parsed = json_util_parse(data, len, NULL);
+	const char *message = NULL;
+
+	if (parsed != NULL && json_object_is_type(parsed, json_type_object)) {
+		json_object_object_foreach(parsed, key, value)
+		{
+			(void)key;
+			if (json_object_is_type(value, json_type_object))
+				message = json_util_get_string(value, "message");
+			else if (json_object_is_type(value, json_type_array) &&
+				 json_object_array_length(value) > 0)
+				message = json_util_get_string(json_object_array_get_idx(value, 0),
+							       "detail");
+			if (message != NULL)
+				break;
+		}
+	}
+	if (message == NULL)
+		return g_strdup("");
+
+	g_autofree char *copy = g_utf8_make_valid(message, -1);
+
+	if (g_utf8_strlen(copy, -1) > BACKEND_MESSAGE_MAX) {
+		char *cut = g_utf8_offset_to_pointer(copy, BACKEND_MESSAGE_MAX);
+
+		*cut = '\0';
+	}
+	return g_strconcat(": ", copy, NULL);
+}
+
+static void set_status_error(GError **error, const char *url, const struct http_response *response)
+{
+	long status = response->status;
+	int code;
+
+	if (status == 404)
+		code = INFRAFS_ERROR_NOT_FOUND;
+	else if (status == 401)
+		code = INFRAFS_ERROR_AUTH;
+	else if (status == 403)
+		code = INFRAFS_ERROR_FORBIDDEN;
+	else if (status >= 500 || status == 429)
+		code = INFRAFS_ERROR_UNAVAILABLE;
+	else
+		code = INFRAFS_ERROR_BACKEND;
+
+	g_autofree char *message = error_body_message(response->body);
+
+	g_set_error(error, INFRAFS_ERROR, code, "GET %s: HTTP %ld%s", url, status, message);
+}
+
+/* Split "2.90" into integers; FALSE when malformed. */
+static gboolean parse_microversion(const char *text, int *major, int *minor)
+{
+	char tail = 0;
+
+	return text != NULL && sscanf(text, "%d.%d%c", major, minor, &tail) == 2;
+}
+
+/* Compute URL without a trailing /<project_id>, for the version document. */
+static char *compute_version_url(const char *compute_url)
+{
+	const char *slash = strrchr(compute_url, '/');
+
+	if (slash != NULL && !g_str_has_prefix(slash, "/v2")) {
+		g_autofree char *parent = g_strndup(compute_url, slash - compute_url);
+
+		if (g_str_has_suffix(parent, "/v2.1") || g_str_has_suffix(parent, "/v2"))
+			return g_steal_pointer(&parent);
+	}
+	return g_strdup(compute_url);
+}
+
+static gboolean negotiate_compute(struct backend *backend, GError **error)
+{
+	g_autofree char *compute_url = os_auth_endpoint(backend->auth, "compute", error);
+
+	if (compute_url == NULL)
+		return FALSE;
+
+	g_autofree char *url = compute_version_url(compute_url);
+	const char *headers[] = { "Accept: application/json", NULL };
+	g_autoptr(http_response) response =
+		http_request(backend->client, "GET", url, headers, NULL, error);
+
+	if (response == NULL)
+		return FALSE;
+	if (response->status != 200) {
+		set_status_error(error, url, response);
+		return FALSE;
+	}
+	gsize len = 0;
+	const char *data = g_bytes_get_data(response->body, &len);
+	g_autoptr(json_object) parsed = json_util_parse(data, len, error);
+	json_object *version = parsed ? json_util_require_object(parsed, "version", error) : NULL;
+
+	if (version == NULL) {
+		g_prefix_error(error, "Nova version document %s: ", url);
+		return FALSE;
+	}
+	const char *server_max = json_util_get_string(version, "version");
+	int major = 0, minor = 0;
+
+	if (server_max == NULL || *server_max == '\0' ||
+	    !parse_microversion(server_max, &major, &minor)) {
+		/* No microversions: send no header, get 2.1 behaviour. */
+		major = minor = 0;
+	} else if (major > BACKEND_COMPUTE_MAX_MAJOR ||
+		   (major == BACKEND_COMPUTE_MAX_MAJOR && minor > BACKEND_COMPUTE_MAX_MINOR)) {
+		major = BACKEND_COMPUTE_MAX_MAJOR;
+		minor = BACKEND_COMPUTE_MAX_MINOR;
+	}
+	backend->compute_major = major;
+	backend->compute_minor = minor;
+	backend->negotiated = TRUE;
+	g_info("Nova at %s offers microversion %s; using %d.%d", compute_url,
+	       server_max && *server_max ? server_max : "none", major, minor);
+	return TRUE;
+}
+
+static gboolean compute_version(struct backend *backend, int *major, int *minor, GError **error)
+{
+	gboolean ok = TRUE;
+
+	g_mutex_lock(&backend->lock);
+	if (!backend->negotiated)
+		ok = negotiate_compute(backend, error);
+	*major = backend->compute_major;
+	*minor = backend->compute_minor;
+	g_mutex_unlock(&backend->lock);
+	return ok;
+}
+
+char *backend_compute_microversion(struct backend *backend, GError **error)
+{
+	int major, minor;
+
+	if (!compute_version(backend, &major, &minor, error))
+		return NULL;
+	return g_strdup_printf("%d.%d", major, minor);
+}
+
+static gboolean compute_at_least(struct backend *backend, int minor)
+{
+	return backend->compute_major > 2 ||
+	       (backend->compute_major == 2 && backend->compute_minor >= minor);
+}
+
+/* Base URL of a service: Nova and Keystone (always with /v3) from the catalog. */
+static char *service_url(struct backend *backend, const char *service, GError **error)
+{
+	g_autofree char *url = os_auth_endpoint(backend->auth, service, error);
+
+	if (url == NULL)
+		return NULL;
+	if (g_strcmp0(service, "identity") == 0 && !g_str_has_suffix(url, "/v3"))
+		return g_strconcat(url, "/v3", NULL);
+	return g_steal_pointer(&url);
+}
+
+/* One authenticated GET of an absolute URL, parsed. Retries once after a
+ * 401 with a fresh token. */
+static json_object *get_json_url(struct backend *backend, const char *service, const char *url,
+				 GError **error)
+{
+	g_autofree char *version_header = NULL;
+	g_autofree char *legacy_header = NULL;
+
+	if (g_strcmp0(service, "compute") == 0 && backend->compute_major > 0) {
+		version_header = g_strdup_printf("OpenStack-API-Version: compute %d.%d",
+						 backend->compute_major, backend->compute_minor);
+		legacy_header = g_strdup_printf("X-OpenStack-Nova-API-Version: %d.%d",
+						backend->compute_major, backend->compute_minor);
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		g_autofree char *token = os_auth_token(backend->auth, error);
+
+		if (token == NULL)
+			return NULL;
+		g_autofree char *token_header = g_strconcat("X-Auth-Token: ", token, NULL);
+		const char *headers[] = { "Accept: application/json", token_header, version_header,
+					  legacy_header, NULL };
+		g_autoptr(http_response) response =
+			http_request(backend->client, "GET", url, headers, NULL, error);
+
+		memset(token_header, 0, strlen(token_header));
+		if (response == NULL)
+			return NULL;
+		if (response->status == 401 && attempt == 0) {
+			os_auth_reject(backend->auth, token);
+			continue;
+		}
+		if (response->status < 200 || response->status > 299) {
+			set_status_error(error, url, response);
+			return NULL;
+		}
+		gsize len = 0;
+		const char *data = g_bytes_get_data(response->body, &len);
+		json_object *parsed = json_util_parse(data, len, error);
+
+		if (parsed == NULL)
+			g_prefix_error(error, "GET %s: ", url);
+		return parsed;
+	}
+	g_assert_not_reached();
+}
+
+static json_object *get_json(struct backend *backend, const char *service, const char *path,
+			     GError **error)
+{
+	g_autofree char *base = service_url(backend, service, error);
+
+	if (base == NULL)
+		return NULL;
+	g_autofree char *url = g_strconcat(base, path, NULL);
+
+	return get_json_url(backend, service, url, error);
+}
+
+/* The marker of a Nova "next" link, still URL-encoded, or NULL. Building the
+ * next URL ourselves avoids trusting a host or scheme a proxy rewrote. */
+static char *next_marker(json_object *page, const char *links_key)
+{
+	json_object *links = json_util_get(page, links_key, json_type_array);
+
+	for (size_t i = 0; links && i < json_object_array_length(links); i++) {
+		json_object *link = json_object_array_get_idx(links, i);
+		const char *href = json_util_get_string(link, "href");
+
+		if (g_strcmp0(json_util_get_string(link, "rel"), "next") != 0 || href == NULL)
+			continue;
+		const char *query = strchr(href, '?');
+
+		for (const char *p = query; p != NULL; p = strchr(p + 1, '&')) {
+			if (g_str_has_prefix(p + 1, "marker="))
+				return g_strndup(p + 8, strcspn(p + 8, "&#"));
+		}
+	}
+	return NULL;
+}
+
+/* All items of a Nova collection, following "<key>_links" pages. `path`
+ * may already have a query. */
+static json_object *list_compute(struct backend *backend, const char *path, const char *key,
+				 GError **error)
+{
+	g_autoptr(json_object) items = json_object_new_array();
+	g_autofree char *links_key = g_strconcat(key, "_links", NULL);
+	g_autofree char *marker = NULL;
+
+	for (int page_number = 0; page_number < BACKEND_MAX_PAGES; page_number++) {
+		g_autofree char *page_path =
+			marker == NULL ? g_strdup(path)
+				       : g_strdup_printf("%s%cmarker=%s", path,
+							 strchr(path, '?') ? '&' : '?', marker);
+		g_autoptr(json_object) page = get_json(backend, "compute", page_path, error);
+
+		if (page == NULL)
+			return NULL;
+		json_object *page_items = json_util_require_array(page, key, error);
+
+		if (page_items == NULL) {
+			g_prefix_error(error, "GET %s: ", page_path);
+			return NULL;
+		}
+		size_t count = json_object_array_length(page_items);
+
+		for (size_t i = 0; i < count; i++)
+			json_object_array_add(items,
+					      json_object_get(json_object_array_get_idx(page_items, i)));
+
+		g_autofree char *next = next_marker(page, links_key);
+
+		/* The last page may be full and followed by an empty one. */
+		if (next == NULL || count == 0)
+			return g_steal_pointer(&items);
+		if (marker != NULL && g_strcmp0(next, marker) == 0) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_BAD_RESPONSE,
+				    "GET %s: the next page repeats marker %s", page_path, next);
+			return NULL;
+		}
+		g_free(marker);
+		marker = g_steal_pointer(&next);
+	}
+	g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_BAD_RESPONSE,
+		    "GET %s: more than %d pages", path, BACKEND_MAX_PAGES);
+	return NULL;
+}
+
+/* Flavors always carry "extra_specs": inline from 2.61, else one call each. */
+static json_object *fetch_flavors(struct backend *backend, GError **error)
+{
+	g_autoptr(json_object) flavors =
+		list_compute(backend, "/flavors/detail?is_public=None", "flavors", error);
+
+	if (flavors == NULL || compute_at_least(backend, 61))
+		return g_steal_pointer(&flavors);
+	for (size_t i = 0; i < json_object_array_length(flavors); i++) {
+		json_object *flavor = json_object_array_get_idx(flavors, i);
+		const char *id = json_util_get_string(flavor, "id");
+
+		if (id == NULL)
+			continue;
+		g_autofree char *escaped = g_uri_escape_string(id, NULL, FALSE);
+		g_autofree char *path = g_strdup_printf("/flavors/%s/os-extra_specs", escaped);
+		g_autoptr(json_object) specs = get_json(backend, "compute", path, error);
+		json_object *extra_specs =
+			specs ? json_util_require_object(specs, "extra_specs", error) : NULL;
+
+		if (extra_specs == NULL)
+			return NULL;
+		json_object_object_add(flavor, "extra_specs", json_object_get(extra_specs));
+	}
+	return g_steal_pointer(&flavors);
+}
+
+/* Keystone projects, following links.next; the token's own projects when
+ * listing all of them is forbidden. */
+static json_object *fetch_projects(struct backend *backend, GError **error)
+{
+	g_autoptr(json_object) items = json_object_new_array();
+	g_autoptr(GError) local_error = NULL;
+	g_autofree char *base = service_url(backend, "identity", error);
+
+	if (base == NULL)
+		return NULL;
+	g_autofree char *url = g_strconcat(base, "/projects", NULL);
+
+	for (int page_number = 0; url != NULL && page_number < BACKEND_MAX_PAGES; page_number++) {
+		g_autoptr(json_object) page = get_json_url(backend, "identity", url, &local_error);
+
+		if (page == NULL && page_number == 0 &&
+		    g_error_matches(local_error, INFRAFS_ERROR, INFRAFS_ERROR_FORBIDDEN)) {
+			g_info("listing projects is forbidden; showing the token's own projects");
+			g_clear_error(&local_error);
+			g_free(url);
+			url = g_strconcat(base, "/auth/projects", NULL);
+			page = get_json_url(backend, "identity", url, &local_error);
+		}
+		if (page == NULL) {
+			g_propagate_error(error, g_steal_pointer(&local_error));
+			return NULL;
+		}
+		json_object *projects = json_util_require_array(page, "projects", error);
+
+		if (projects == NULL)
+			return NULL;
+		for (size_t i = 0; i < json_object_array_length(projects); i++)
+			json_object_array_add(items,
+					      json_object_get(json_object_array_get_idx(projects, i)));
+		json_object *links = json_util_get(page, "links", json_type_object);
+		const char *next = json_util_get_string(links, "next");
+
+		g_free(url);
+		url = (next != NULL && json_object_array_length(projects) > 0) ? g_strdup(next)
+										: NULL;
+		if (json_util_get(page, "truncated", json_type_boolean) != NULL)
+			g_message("Keystone cut the project list short (list_limit)");
+	}
+	return g_steal_pointer(&items);
+}
+
+static json_object *fetch_quota(struct backend *backend, const char *project_id, GError **error)
+{
+	g_autofree char *escaped = g_uri_escape_string(project_id, NULL, FALSE);
+	g_autofree char *path = g_strdup_printf("/os-quota-sets/%s/detail", escaped);
+	g_autoptr(json_object) body = get_json(backend, "compute", path, error);
+	json_object *quota_set = body ? json_util_require_object(body, "quota_set", error) : NULL;
+
+	return quota_set ? json_object_get(quota_set) : NULL;
+}
+
+static json_object *fetch_servers(struct backend *backend, const char *node, GError **error)
+{
+	g_autofree char *escaped = g_uri_escape_string(node, NULL, FALSE);
+	g_autofree char *path = g_strdup_printf("/servers/detail?all_tenants=1&node=%s", escaped);
+
+	return list_compute(backend, path, "servers", error);
+}
+
+json_object *backend_fetch(struct backend *backend, enum data_class data_class, const char *key,
+			   GError **error)
+{
+	int major, minor;
+
+	if (data_class != CLASS_PROJECTS && !compute_version(backend, &major, &minor, error))
+		return NULL;
+
+	switch (data_class) {
+	case CLASS_AGGREGATES: {
+		g_autoptr(json_object) body = get_json(backend, "compute", "/os-aggregates", error);
+		json_object *items = body ? json_util_require_array(body, "aggregates", error) : NULL;
+
+		return items ? json_object_get(items) : NULL;
+	}
+	case CLASS_HOSTS:
+		return list_compute(backend, "/os-hypervisors/detail", "hypervisors", error);
+	case CLASS_FLAVORS:
+		return fetch_flavors(backend, error);
+	case CLASS_PROJECTS:
+		return fetch_projects(backend, error);
+	case CLASS_QUOTAS:
+		return fetch_quota(backend, key, error);
+	case CLASS_SERVERS:
+		return fetch_servers(backend, key, error);
+	default:
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_NOT_FOUND,
+			    "no backend for data class %s", classes_name(data_class));
+		return NULL;
+	}
+}

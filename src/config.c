@@ -1,0 +1,207 @@
+/* config: defaults, OS_* environment, -o options (see infrafs/config.h). */
+#include "infrafs/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infrafs/errors.h"
+
+/* Longest TTL or timeout accepted, in seconds (a day is plenty). */
+#define CONFIG_MAX_SECONDS 86400
+
+void config_init(struct config *config)
+{
+	memset(config, 0, sizeof(*config));
+	for (int c = 0; c < CLASS_COUNT; c++)
+		config->ttl_s[c] = classes_default_ttl_s((enum data_class)c);
+	config->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
+	config->request_timeout_ms = CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
+	config->fetch_wait_ms = CONFIG_DEFAULT_FETCH_WAIT_MS;
+}
+
+static void credentials_clear(struct os_credentials *os)
+{
+	char **fields[] = {
+		&os->auth_url, &os->auth_type, &os->username, &os->user_id, &os->password,
+		&os->user_domain_name, &os->user_domain_id, &os->project_name,
+		&os->project_id, &os->project_domain_name, &os->project_domain_id,
+		&os->application_credential_id, &os->application_credential_secret,
+		&os->region_name, &os->interface, &os->cacert,
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(fields); i++) {
+		/* Secrets should not linger in freed memory. */
+		if (*fields[i] != NULL)
+			memset(*fields[i], 0, strlen(*fields[i]));
+		g_clear_pointer(fields[i], g_free);
+	}
+}
+
+void config_clear(struct config *config)
+{
+	credentials_clear(&config->os);
+}
+
+static void take_env(char **field, const char *(*getenv_fn)(const char *), const char *name,
+		     const char *legacy_name)
+{
+	const char *value = getenv_fn(name);
+
+	if ((value == NULL || *value == '\0') && legacy_name != NULL)
+		value = getenv_fn(legacy_name);
+	if (value != NULL && *value != '\0') {
+		g_free(*field);
+		*field = g_strdup(value);
+	}
+}
+
+void config_load_env(struct config *config, const char *(*getenv_fn)(const char *name))
+{
+	struct os_credentials *os = &config->os;
+	const struct {
+		char **field;
+		const char *name;
+		const char *legacy_name;
+	} table[] = {
+		{ &os->auth_url, "OS_AUTH_URL", NULL },
+		{ &os->auth_type, "OS_AUTH_TYPE", NULL },
+		{ &os->username, "OS_USERNAME", NULL },
+		{ &os->user_id, "OS_USER_ID", NULL },
+		{ &os->password, "OS_PASSWORD", NULL },
+		{ &os->user_domain_name, "OS_USER_DOMAIN_NAME", NULL },
+		{ &os->user_domain_id, "OS_USER_DOMAIN_ID", NULL },
+		{ &os->project_name, "OS_PROJECT_NAME", "OS_TENANT_NAME" },
+		{ &os->project_id, "OS_PROJECT_ID", "OS_TENANT_ID" },
+		{ &os->project_domain_name, "OS_PROJECT_DOMAIN_NAME", NULL },
+		{ &os->project_domain_id, "OS_PROJECT_DOMAIN_ID", NULL },
+		{ &os->application_credential_id, "OS_APPLICATION_CREDENTIAL_ID", NULL },
+		{ &os->application_credential_secret, "OS_APPLICATION_CREDENTIAL_SECRET", NULL },
+		{ &os->region_name, "OS_REGION_NAME", NULL },
+		{ &os->interface, "OS_INTERFACE", "OS_ENDPOINT_TYPE" },
+		{ &os->cacert, "OS_CACERT", NULL },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(table); i++)
+		take_env(table[i].field, getenv_fn, table[i].name, table[i].legacy_name);
+
+	/* OS_DOMAIN_* fills in missing user and project domains. */
+	const char *domain_name = getenv_fn("OS_DOMAIN_NAME");
+
+	if (domain_name != NULL && *domain_name != '\0') {
+		if (os->user_domain_name == NULL && os->user_domain_id == NULL)
+			os->user_domain_name = g_strdup(domain_name);
+		if (os->project_domain_name == NULL && os->project_domain_id == NULL)
+			os->project_domain_name = g_strdup(domain_name);
+	}
+	/* "publicURL" is the legacy spelling of "public". */
+	if (os->interface != NULL && g_str_has_suffix(os->interface, "URL"))
+		os->interface[strlen(os->interface) - 3] = '\0';
+
+	const char *insecure = getenv_fn("OS_INSECURE");
+
+	os->insecure = insecure != NULL && (g_ascii_strcasecmp(insecure, "true") == 0 ||
+					    g_strcmp0(insecure, "1") == 0);
+}
+
+static gboolean parse_seconds(const char *key, const char *value, guint *out, GError **error)
+{
+	char *end = NULL;
+
+	errno = 0;
+	guint64 seconds = value ? g_ascii_strtoull(value, &end, 10) : 0;
+
+	if (value == NULL || *value == '\0' || *end != '\0' || errno != 0 ||
+	    seconds > CONFIG_MAX_SECONDS || !g_ascii_isdigit(value[0])) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    "option %s: expected whole seconds from 0 to %d, got \"%s\"", key,
+			    CONFIG_MAX_SECONDS, value ? value : "");
+		return FALSE;
+	}
+	*out = (guint)seconds;
+	return TRUE;
+}
+
+gboolean config_set_option(struct config *config, const char *key, const char *value,
+			   gboolean *is_ours, GError **error)
+{
+	guint seconds = 0;
+
+	*is_ours = TRUE;
+	if (g_str_has_prefix(key, "ttl.")) {
+		enum data_class data_class;
+
+		if (!classes_from_name(key + strlen("ttl."), &data_class)) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "option %s: no data class called \"%s\"", key,
+				    key + strlen("ttl."));
+			return FALSE;
+		}
+		if (!parse_seconds(key, value, &seconds, error))
+			return FALSE;
+		config->ttl_s[data_class] = seconds;
+		return TRUE;
+	}
+	if (g_strcmp0(key, "timeout") == 0 || g_strcmp0(key, "connect_timeout") == 0) {
+		if (!parse_seconds(key, value, &seconds, error))
+			return FALSE;
+		if (seconds == 0) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "option %s: must be at least 1 second", key);
+			return FALSE;
+		}
+		if (key[0] == 't')
+			config->request_timeout_ms = seconds * 1000;
+		else
+			config->connect_timeout_ms = seconds * 1000;
+		return TRUE;
+	}
+	*is_ours = FALSE;
+	g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG, "unknown option %s", key);
+	return FALSE;
+}
+
+gboolean config_validate(const struct config *config, GError **error)
+{
+	const struct os_credentials *os = &config->os;
+
+	if (os->auth_url == NULL) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    "no Keystone URL: set OS_AUTH_URL (source your openrc)");
+		return FALSE;
+	}
+	if (os->auth_type != NULL && g_strcmp0(os->auth_type, "password") != 0 &&
+	    g_strcmp0(os->auth_type, "v3password") != 0 &&
+	    g_strcmp0(os->auth_type, "v3applicationcredential") != 0) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    "OS_AUTH_TYPE=%s is not supported (password, v3applicationcredential)",
+			    os->auth_type);
+		return FALSE;
+	}
+	if (g_strcmp0(os->auth_type, "v3applicationcredential") == 0) {
+		if (os->application_credential_secret == NULL ||
+		    os->application_credential_id == NULL) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "application credential needs OS_APPLICATION_CREDENTIAL_ID "
+				    "and OS_APPLICATION_CREDENTIAL_SECRET");
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (os->username == NULL && os->user_id == NULL) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    "no user: set OS_USERNAME or OS_USER_ID");
+		return FALSE;
+	}
+	if (os->password == NULL) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    "no password: set OS_PASSWORD");
+		return FALSE;
+	}
+	if (os->project_name == NULL && os->project_id == NULL) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    "no project scope: set OS_PROJECT_NAME or OS_PROJECT_ID");
+		return FALSE;
+	}
+	return TRUE;
+}

@@ -1,0 +1,423 @@
+/* fs_ops: libfuse low-level handlers (see infrafs/fs_ops.h). */
+#include "infrafs/fs_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "infrafs/control.h"
+
+/* Per-open state, stored in fi->fh. */
+struct fs_handle {
+	GBytes *content;       /* files opened for reading: the snapshot */
+	GPtrArray *entries;    /* directories: struct tree_dirent */
+	char *path;            /* control files opened for writing */
+	GString *pending;      /* bytes of an unfinished line */
+};
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void handle_free(struct fs_handle *handle)
+{
+	if (handle == NULL)
+		return;
+	g_clear_pointer(&handle->content, g_bytes_unref);
+	g_clear_pointer(&handle->entries, g_ptr_array_unref);
+	g_free(handle->path);
+	if (handle->pending != NULL)
+		g_string_free(handle->pending, TRUE);
+	g_free(handle);
+}
+
+static char *child_path(const char *parent, const char *name)
+{
+	return *parent ? g_strconcat(parent, "/", name, NULL) : g_strdup(name);
+}
+
+static void fill_stat(const struct fs *fs, fuse_ino_t ino, const struct tree_attr *attr,
+		      struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = (attr->kind == TREE_DIR ? S_IFDIR : S_IFREG) | attr->mode;
+	st->st_nlink = attr->kind == TREE_DIR ? 2 : 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_size = (off_t)attr->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((attr->size + 511) / 512);
+	st->st_mtim.tv_sec = attr->mtime_wall_us / G_USEC_PER_SEC;
+	st->st_mtim.tv_nsec = (attr->mtime_wall_us % G_USEC_PER_SEC) * 1000;
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+}
+
+static void reply_error(fuse_req_t req, const GError *error)
+{
+	int errno_value = errors_to_errno(error);
+
+	if (errno_value != ENOENT)
+		g_debug("replying %s: %s", g_strerror(errno_value), error->message);
+	fuse_reply_err(req, errno_value);
+}
+
+/* The path of `ino`, or an ENOENT reply (the kernel raced a forget). */
+static char *path_or_reply(fuse_req_t req, fuse_ino_t ino)
+{
+	char *path = inode_table_path(fs_of(req)->inodes, ino);
+
+	if (path == NULL)
+		fuse_reply_err(req, ENOENT);
+	return path;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	g_autofree char *parent_path = path_or_reply(req, parent);
+	g_autoptr(GError) error = NULL;
+	struct tree_attr attr;
+
+	if (parent_path == NULL)
+		return;
+	g_autofree char *path = child_path(parent_path, name);
+
+	if (!tree_stat(fs->tree, path, &attr, &error)) {
+		reply_error(req, error);
+		return;
+	}
+	struct fuse_entry_param entry = {
+		.attr_timeout = attr.cache_s,
+		.entry_timeout = attr.cache_s,
+		.generation = 1,
+	};
+
+	entry.ino = inode_table_ref(fs->inodes, path);
+	fill_stat(fs, entry.ino, &attr, &entry.attr);
+	if (fuse_reply_entry(req, &entry) != 0)
+		inode_table_forget(fs->inodes, entry.ino, 1); /* the kernel never saw it */
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_table_forget(fs_of(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		inode_table_forget(fs_of(req)->inodes, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	g_autofree char *path = path_or_reply(req, ino);
+	g_autoptr(GError) error = NULL;
+	struct tree_attr attr;
+	struct stat st;
+
+	if (path == NULL)
+		return;
+	if (!tree_stat(fs->tree, path, &attr, &error)) {
+		reply_error(req, error);
+		return;
+	}
+	fill_stat(fs, ino, &attr, &st);
+	fuse_reply_attr(req, &st, attr.cache_s);
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	g_autofree char *path = path_or_reply(req, ino);
+
+	if (path == NULL)
+		return;
+	/* Only "truncate to zero" of a control file, as `echo x > file` does. */
+	if (to_set != FUSE_SET_ATTR_SIZE || attr->st_size != 0 ||
+	    !tree_is_writable(fs->tree, path)) {
+		fuse_reply_err(req, to_set == FUSE_SET_ATTR_SIZE ? EACCES : EPERM);
+		return;
+	}
+	fs_getattr(req, ino, fi);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	g_autofree char *path = path_or_reply(req, ino);
+	g_autoptr(GError) error = NULL;
+	struct tree_attr attr;
+
+	if (path == NULL)
+		return;
+	int access_mode = fi->flags & O_ACCMODE;
+
+	if (access_mode != O_RDONLY) {
+		if (!tree_is_writable(fs->tree, path)) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		struct fs_handle *handle = g_new0(struct fs_handle, 1);
+
+		handle->path = g_steal_pointer(&path);
+		handle->pending = g_string_new(NULL);
+		handle->content = g_bytes_new_static("", 0);
+		fi->fh = (uint64_t)(uintptr_t)handle;
+		fi->direct_io = 1;
+		fi->nonseekable = 1;
+		if (fuse_reply_open(req, fi) != 0)
+			handle_free(handle);
+		return;
+	}
+	GBytes *content = tree_read(fs->tree, path, &attr, &error);
+
+	if (content == NULL) {
+		reply_error(req, error);
+		return;
+	}
+	struct fs_handle *handle = g_new0(struct fs_handle, 1);
+
+	handle->content = content;
+	fi->fh = (uint64_t)(uintptr_t)handle;
+	/* Nothing to flush on a read-only file: spare the kernel a round trip. */
+	fi->noflush = 1;
+	if (attr.volatile_data)
+		fi->direct_io = 1;
+	else
+		fi->keep_cache = inode_table_note_open(fs->inodes, ino, attr.mtime_wall_us,
+						       attr.size);
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(handle);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		    struct fuse_file_info *fi)
+{
+	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
+	gsize length = 0;
+	const char *data = g_bytes_get_data(handle->content, &length);
+
+	if (offset < 0 || (guint64)offset >= length) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	fuse_reply_buf(req, data + offset, MIN(size, length - (gsize)offset));
+}
+
+/* Apply the complete lines in `handle->pending`; keep an unfinished tail
+ * unless `final`. A bad line drops everything pending. */
+static gboolean apply_pending(struct fs *fs, struct fs_handle *handle, gboolean final,
+			      GError **error)
+{
+	const char *last_newline = memrchr(handle->pending->str, '\n', handle->pending->len);
+	gsize complete = last_newline ? (gsize)(last_newline - handle->pending->str) + 1 : 0;
+
+	if (final)
+		complete = handle->pending->len;
+	if (complete == 0) {
+		if (handle->pending->len > CONTROL_MAX_LINE_BYTES) {
+			g_string_truncate(handle->pending, 0);
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_INVALID,
+				    "line longer than %d bytes", CONTROL_MAX_LINE_BYTES);
+			return FALSE;
+		}
+		return TRUE;
+	}
+	gboolean ok = tree_write(fs->tree, handle->path, handle->pending->str, complete, error);
+
+	if (ok && fs->notify != NULL && !fs_notify_flush(fs->notify, FS_NOTIFY_FLUSH_MS))
+		g_message("kernel invalidations still queued after %d ms", FS_NOTIFY_FLUSH_MS);
+	g_string_erase(handle->pending, 0, ok ? (gssize)complete : -1);
+	return ok;
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
+	g_autoptr(GError) error = NULL;
+
+	if (handle->pending == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	g_string_append_len(handle->pending, buf, (gssize)size);
+	if (!apply_pending(fs_of(req), handle, FALSE, &error)) {
+		g_info("rejected write to /%s: %s", handle->path, error->message);
+		reply_error(req, error);
+		return;
+	}
+	fuse_reply_write(req, size);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
+	g_autoptr(GError) error = NULL;
+
+	/* A last line without a newline counts when the file is closed. */
+	if (handle->pending != NULL && handle->pending->len > 0 &&
+	    !apply_pending(fs_of(req), handle, TRUE, &error)) {
+		g_info("rejected write to /%s: %s", handle->path, error->message);
+		reply_error(req, error);
+		return;
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	handle_free((struct fs_handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	g_autofree char *path = path_or_reply(req, ino);
+	g_autoptr(GError) error = NULL;
+
+	if (path == NULL)
+		return;
+	GPtrArray *entries = tree_list(fs->tree, path, &error);
+
+	if (entries == NULL) {
+		reply_error(req, error);
+		return;
+	}
+	struct fs_handle *handle = g_new0(struct fs_handle, 1);
+
+	handle->entries = entries;
+	fi->fh = (uint64_t)(uintptr_t)handle;
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(handle);
+}
+
+/* Offsets: 1 is ".", 2 is "..", 3 + i is entries[i]. */
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		       struct fuse_file_info *fi)
+{
+	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
+	g_autofree char *buffer = g_malloc(size);
+	size_t used = 0;
+	guint total = handle->entries->len + 2;
+
+	for (off_t next = offset; next < (off_t)total; next++) {
+		/* d_ino is advisory; the kernel looks names up before use. */
+		struct stat st = { .st_ino = 0xffffffffu };
+		const char *name;
+
+		if (next == 0) {
+			name = ".";
+			st.st_mode = S_IFDIR;
+		} else if (next == 1) {
+			name = "..";
+			st.st_mode = S_IFDIR;
+		} else {
+			const struct tree_dirent *dirent = handle->entries->pdata[next - 2];
+
+			name = dirent->name;
+			st.st_mode = dirent->kind == TREE_DIR ? S_IFDIR : S_IFREG;
+		}
+		size_t needed = fuse_add_direntry(req, buffer + used, size - used, name, &st,
+						  next + 1);
+
+		if (needed > size - used)
+			break;
+		used += needed;
+	}
+	fuse_reply_buf(req, buffer, used);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	handle_free((struct fs_handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* Content changes are told explicitly or seen through mtime/size. */
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+};
+
+const struct fuse_lowlevel_ops *fs_ops_table(void)
+{
+	return &ops;
+}
+
+struct change_walk {
+	const char *const *globs;
+	GArray *inos;           /* guint64 of matching inodes */
+	GPtrArray *paths;       /* their paths, same order */
+};
+
+static gboolean path_changed(const char *path, gpointer user_data)
+{
+	const struct change_walk *walk = user_data;
+
+	for (const char *const *glob = walk->globs; *glob != NULL; glob++)
+		if (control_glob_contains(*glob, path))
+			return TRUE;
+	return FALSE;
+}
+
+static void collect_inode(guint64 ino, const char *path, gpointer user_data)
+{
+	struct change_walk *walk = user_data;
+
+	g_array_append_val(walk->inos, ino);
+	g_ptr_array_add(walk->paths, g_strdup(path));
+}
+
+void fs_on_tree_changed(const char *const *globs, gpointer user_data)
+{
+	struct fs *fs = user_data;
+	g_autoptr(GArray) inos = g_array_new(FALSE, FALSE, sizeof(guint64));
+	g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+	struct change_walk walk = { .globs = globs, .inos = inos, .paths = paths };
+
+	if (fs->notify == NULL)
+		return;
+	/* Collect under the table lock, look parents up after it. */
+	inode_table_foreach_matching(fs->inodes, path_changed, collect_inode, &walk);
+	for (guint i = 0; i < inos->len; i++) {
+		const char *path = paths->pdata[i];
+		const char *slash = strrchr(path, '/');
+		g_autofree char *parent_path = slash ? g_strndup(path, slash - path) : g_strdup("");
+		guint64 parent = inode_table_find(fs->inodes, parent_path);
+
+		fs_notify_inode(fs->notify, g_array_index(inos, guint64, i));
+		if (parent != 0)
+			fs_notify_entry(fs->notify, parent, slash ? slash + 1 : path);
+	}
+}

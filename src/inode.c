@@ -1,0 +1,158 @@
+/* inode: inode number <-> path table (see infrafs/inode.h). */
+#include "infrafs/inode.h"
+
+struct inode {
+	guint64 ino;
+	char *path;          /* owned; also the key of by_path */
+	guint64 lookups;     /* references the kernel holds */
+	gint64 open_mtime_us; /* what the last open saw */
+	gsize open_size;
+	gboolean opened;
+};
+
+struct inode_table {
+	GMutex lock;             /* guards everything below */
+	GHashTable *by_ino;      /* guint64* -> struct inode; owns the inodes */
+	GHashTable *by_path;     /* path -> struct inode; borrowed */
+	guint64 next_ino;
+};
+
+static void inode_free(gpointer data)
+{
+	struct inode *inode = data;
+
+	g_free(inode->path);
+	g_free(inode);
+}
+
+static struct inode *inode_add(struct inode_table *table, guint64 ino, const char *path)
+{
+	struct inode *inode = g_new0(struct inode, 1);
+
+	inode->ino = ino;
+	inode->path = g_strdup(path);
+	g_hash_table_insert(table->by_ino, &inode->ino, inode);
+	g_hash_table_insert(table->by_path, inode->path, inode);
+	return inode;
+}
+
+struct inode_table *inode_table_new(void)
+{
+	struct inode_table *table = g_new0(struct inode_table, 1);
+
+	g_mutex_init(&table->lock);
+	table->by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, inode_free);
+	table->by_path = g_hash_table_new(g_str_hash, g_str_equal);
+	table->next_ino = INODE_ROOT + 1;
+	/* The root is never forgotten. */
+	inode_add(table, INODE_ROOT, "")->lookups = 1;
+	return table;
+}
+
+void inode_table_free(struct inode_table *table)
+{
+	if (table == NULL)
+		return;
+	g_hash_table_unref(table->by_path);
+	g_hash_table_unref(table->by_ino);
+	g_mutex_clear(&table->lock);
+	g_free(table);
+}
+
+guint64 inode_table_ref(struct inode_table *table, const char *path)
+{
+	g_mutex_lock(&table->lock);
+	struct inode *inode = g_hash_table_lookup(table->by_path, path);
+
+	if (inode == NULL)
+		inode = inode_add(table, table->next_ino++, path);
+	inode->lookups++;
+	guint64 ino = inode->ino;
+
+	g_mutex_unlock(&table->lock);
+	return ino;
+}
+
+char *inode_table_path(struct inode_table *table, guint64 ino)
+{
+	g_mutex_lock(&table->lock);
+	struct inode *inode = g_hash_table_lookup(table->by_ino, &ino);
+	char *path = inode ? g_strdup(inode->path) : NULL;
+
+	g_mutex_unlock(&table->lock);
+	return path;
+}
+
+guint64 inode_table_find(struct inode_table *table, const char *path)
+{
+	g_mutex_lock(&table->lock);
+	struct inode *inode = g_hash_table_lookup(table->by_path, path);
+	guint64 ino = inode ? inode->ino : 0;
+
+	g_mutex_unlock(&table->lock);
+	return ino;
+}
+
+void inode_table_forget(struct inode_table *table, guint64 ino, guint64 count)
+{
+	if (ino == INODE_ROOT)
+		return;
+	g_mutex_lock(&table->lock);
+	struct inode *inode = g_hash_table_lookup(table->by_ino, &ino);
+
+	if (inode != NULL) {
+		inode->lookups = inode->lookups > count ? inode->lookups - count : 0;
+		if (inode->lookups == 0) {
+			g_hash_table_remove(table->by_path, inode->path);
+			g_hash_table_remove(table->by_ino, &ino);
+		}
+	}
+	g_mutex_unlock(&table->lock);
+}
+
+gboolean inode_table_note_open(struct inode_table *table, guint64 ino, gint64 mtime_us,
+			       gsize size)
+{
+	gboolean unchanged = FALSE;
+
+	g_mutex_lock(&table->lock);
+	struct inode *inode = g_hash_table_lookup(table->by_ino, &ino);
+
+	if (inode != NULL) {
+		unchanged = inode->opened && inode->open_mtime_us == mtime_us &&
+			    inode->open_size == size;
+		inode->opened = TRUE;
+		inode->open_mtime_us = mtime_us;
+		inode->open_size = size;
+	}
+	g_mutex_unlock(&table->lock);
+	return unchanged;
+}
+
+void inode_table_foreach_matching(struct inode_table *table,
+				  gboolean (*match)(const char *path, gpointer user_data),
+				  void (*fn)(guint64 ino, const char *path, gpointer user_data),
+				  gpointer user_data)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	g_mutex_lock(&table->lock);
+	g_hash_table_iter_init(&iter, table->by_ino);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		struct inode *inode = value;
+
+		if (inode->ino != INODE_ROOT && match(inode->path, user_data))
+			fn(inode->ino, inode->path, user_data);
+	}
+	g_mutex_unlock(&table->lock);
+}
+
+guint inode_table_size(struct inode_table *table)
+{
+	g_mutex_lock(&table->lock);
+	guint size = g_hash_table_size(table->by_ino);
+
+	g_mutex_unlock(&table->lock);
+	return size;
+}

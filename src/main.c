@@ -1,0 +1,282 @@
+/* main: options -> config, modules built bottom-up, mount, loop, and
+ * teardown in reverse. Owns the lifetime of every module. */
+#include <curl/curl.h>
+#include <fuse_lowlevel.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build_config.h"
+#include "infrafs/backend.h"
+#include "infrafs/cache.h"
+#include "infrafs/config.h"
+#include "infrafs/errors.h"
+#include "infrafs/fs_notify.h"
+#include "infrafs/fs_ops.h"
+#include "infrafs/http.h"
+#include "infrafs/inode.h"
+#include "infrafs/inventory.h"
+#include "infrafs/log.h"
+#include "infrafs/os_auth.h"
+#include "infrafs/tree.h"
+
+/* Threads serving requests; reads block on fetches, so allow plenty. */
+#define MAIN_MAX_THREADS 64
+#define MAIN_MAX_IDLE_THREADS 8
+#define MAIN_ERROR_LOG_CAPACITY 100
+
+static const char usage_text[] =
+	"usage: infrafs [options] MOUNTPOINT\n"
+	"\n"
+	"Shows an OpenStack cloud's inventory (aggregates, hypervisors, flavors,\n"
+	"quotas) as files. Credentials come from the OS_* variables of an openrc\n"
+	"(OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME,\n"
+	"OS_PROJECT_DOMAIN_NAME; or OS_AUTH_TYPE=v3applicationcredential with\n"
+	"OS_APPLICATION_CREDENTIAL_ID/_SECRET). Data is fetched on first read and\n"
+	"kept for a time to live per class; write paths or globs to\n"
+	".infrafs/invalidate to drop them sooner.\n"
+	"\n"
+	"infrafs options:\n"
+	"    -h, --help             print this help and exit\n"
+	"    -V, --version          print the version and exit\n"
+	"    -f                     stay in the foreground, log to stderr\n"
+	"    -d                     debug output (implies -f)\n"
+	"    -s                     serve requests on one thread\n"
+	"    -o ttl.CLASS=SECONDS   time to live of a data class; classes and defaults:\n"
+	"                           aggregates 3600, hosts 60, flavors 3600, projects 3600,\n"
+	"                           quotas 1800, servers 10 (0 = fetch on every read)\n"
+	"    -o timeout=SECONDS     longest one backend request may take (default 30)\n"
+	"    -o connect_timeout=SECONDS  longest a connection may take (default 5)\n"
+	"\n";
+
+struct options {
+	struct config *config;
+	GError *error;      /* the first bad option */
+	gboolean help;
+	gboolean version;
+};
+
+enum { KEY_HELP, KEY_VERSION };
+
+static const struct fuse_opt option_spec[] = {
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END,
+};
+
+/* fuse_opt callback: take infrafs's own -o options, leave the rest to libfuse. */
+static int take_option(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *options = data;
+
+	if (key == KEY_HELP) {
+		options->help = TRUE;
+		return 0;
+	}
+	if (key == KEY_VERSION) {
+		options->version = TRUE;
+		return 0;
+	}
+	if (key != FUSE_OPT_KEY_OPT)
+		return 1;
+
+	g_autofree char *name = g_strdup(arg);
+	char *equals = strchr(name, '=');
+	const char *value = NULL;
+	gboolean is_ours = FALSE;
+	g_autoptr(GError) error = NULL;
+
+	if (equals != NULL) {
+		*equals = '\0';
+		value = equals + 1;
+	}
+	if (config_set_option(options->config, name, value, &is_ours, &error))
+		return 0;
+	if (!is_ours)
+		return 1;
+	if (options->error == NULL)
+		options->error = g_steal_pointer(&error);
+	return 0;
+}
+
+static void log_from_fuse(enum fuse_log_level level, const char *format, va_list ap)
+{
+	g_autofree char *message = g_strdup_vprintf(format, ap);
+
+	g_strchomp(message);
+	if (level <= FUSE_LOG_ERR)
+		g_message("libfuse: %s", message);
+	else
+		g_debug("libfuse: %s", message);
+}
+
+/* The modules of one mount, in the order they are built. */
+struct daemon {
+	struct config config;
+	struct http_client *http;
+	struct os_auth *auth;
+	struct backend *backend;
+	struct error_log *error_log;
+	struct inventory inventory;
+	struct cache *cache;
+	struct inode_table *inodes;
+	struct fs fs;
+	struct tree *tree;
+	struct fuse_session *session;
+	struct fs_notify *notify;
+};
+
+static gboolean daemon_build(struct daemon *d, GError **error)
+{
+	struct http_options http_options = {
+		.connect_timeout_ms = d->config.connect_timeout_ms,
+		.timeout_ms = d->config.request_timeout_ms,
+		.cacert = d->config.os.cacert,
+		.insecure = d->config.os.insecure,
+	};
+
+	d->http = http_client_new(&http_options);
+	d->auth = os_auth_new(d->http, &d->config.os);
+	d->backend = backend_new(d->http, d->auth);
+	d->error_log = error_log_new(MAIN_ERROR_LOG_CAPACITY);
+	d->inventory.backend = d->backend;
+	d->inventory.error_log = d->error_log;
+	d->cache = cache_new(d->config.ttl_s, d->config.fetch_wait_ms, inventory_load,
+			     inventory_free_value, &d->inventory);
+	d->inodes = inode_table_new();
+	d->fs.inodes = d->inodes;
+	d->fs.uid = getuid();
+	d->fs.gid = getgid();
+	d->tree = tree_new(d->cache, &d->config, d->error_log, fs_on_tree_changed, &d->fs);
+	d->fs.tree = d->tree;
+
+	/* Bad credentials should fail the mount, not every later read. No
+	 * inventory is fetched here; that waits for the first read. */
+	g_autofree char *token = os_auth_token(d->auth, error);
+
+	return token != NULL;
+}
+
+static void daemon_destroy(struct daemon *d)
+{
+	g_clear_pointer(&d->notify, fs_notify_free);
+	if (d->session != NULL)
+		fuse_session_destroy(d->session);
+	g_clear_pointer(&d->tree, tree_free);
+	g_clear_pointer(&d->inodes, inode_table_free);
+	g_clear_pointer(&d->cache, cache_free);
+	g_clear_pointer(&d->error_log, error_log_free);
+	g_clear_pointer(&d->backend, backend_free);
+	g_clear_pointer(&d->auth, os_auth_free);
+	g_clear_pointer(&d->http, http_client_free);
+	config_clear(&d->config);
+}
+
+static int serve(struct daemon *d, const struct fuse_cmdline_opts *cmdline)
+{
+	int status;
+
+	if (cmdline->singlethread) {
+		status = fuse_session_loop(d->session);
+	} else {
+		struct fuse_loop_config *loop = fuse_loop_cfg_create();
+
+		fuse_loop_cfg_set_clone_fd(loop, cmdline->clone_fd);
+		fuse_loop_cfg_set_max_threads(loop, MAIN_MAX_THREADS);
+		fuse_loop_cfg_set_idle_threads(loop, MAIN_MAX_IDLE_THREADS);
+		status = fuse_session_loop_mt(d->session, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	return status;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmdline = { 0 };
+	struct daemon d = { 0 };
+	struct options options = { .config = &d.config };
+	g_autoptr(GError) error = NULL;
+	int status = 1;
+
+	config_init(&d.config);
+	if (fuse_opt_parse(&args, &options, option_spec, take_option) != 0 ||
+	    fuse_parse_cmdline(&args, &cmdline) != 0)
+		goto out_args;
+	if (options.help || cmdline.show_help) {
+		fputs(usage_text, stdout);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		status = 0;
+		goto out_args;
+	}
+	if (options.version || cmdline.show_version) {
+		printf("infrafs %s\n", INFRAFS_VERSION);
+		fuse_lowlevel_version();
+		status = 0;
+		goto out_args;
+	}
+	if (options.error != NULL) {
+		fprintf(stderr, "infrafs: %s\n", options.error->message);
+		goto out_args;
+	}
+	if (cmdline.mountpoint == NULL) {
+		fprintf(stderr, "infrafs: no mount point given (see infrafs --help)\n");
+		goto out_args;
+	}
+	config_load_env(&d.config, g_getenv);
+	if (!config_validate(&d.config, &error)) {
+		fprintf(stderr, "infrafs: %s\n", error->message);
+		goto out_args;
+	}
+	d.config.debug = cmdline.debug;
+	log_init(cmdline.debug);
+	fuse_set_log_func(log_from_fuse);
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "infrafs: libcurl failed to initialise\n");
+		goto out_args;
+	}
+	if (!daemon_build(&d, &error)) {
+		fprintf(stderr, "infrafs: %s\n", error->message);
+		goto out_daemon;
+	}
+	/* The mounting user reads it; others only with -o allow_other. */
+	fuse_opt_add_arg(&args, "-ofsname=infrafs,subtype=infrafs,default_permissions");
+	d.session = fuse_session_new(&args, fs_ops_table(), sizeof(struct fuse_lowlevel_ops), &d.fs);
+	if (d.session == NULL)
+		goto out_daemon;
+	if (fuse_set_signal_handlers(d.session) != 0)
+		goto out_daemon;
+	if (fuse_session_mount(d.session, cmdline.mountpoint) != 0) {
+		fprintf(stderr, "infrafs: cannot mount on %s\n", cmdline.mountpoint);
+		goto out_signals;
+	}
+	fuse_daemonize(cmdline.foreground);
+	d.notify = fs_notify_new(d.session);
+	d.fs.notify = d.notify;
+	g_message("mounted on %s", cmdline.mountpoint);
+
+	status = serve(&d, &cmdline) == 0 ? 0 : 1;
+
+	d.fs.notify = NULL;
+	g_clear_pointer(&d.notify, fs_notify_free);
+	fuse_session_unmount(d.session);
+	g_message("unmounted %s", cmdline.mountpoint);
+out_signals:
+	fuse_remove_signal_handlers(d.session);
+out_daemon:
+	daemon_destroy(&d);
+	curl_global_cleanup();
+out_args:
+	g_clear_error(&options.error);
+	free(cmdline.mountpoint);
+	fuse_opt_free_args(&args);
+	return status;
+}

@@ -1,0 +1,781 @@
+/* tree: the path grammar of design.md (see infrafs/tree.h).
+ *
+ * Each call splits the path and walks it: the top component picks a data
+ * class, the next an item of its collection, the next a view of that item.
+ * The cache values a walk uses are held in `struct sources` until the reply
+ * is built, so a refresh landing meanwhile cannot free them. */
+#include "infrafs/tree.h"
+
+#include <string.h>
+
+#include "build_config.h"
+#include "infrafs/clock.h"
+#include "infrafs/control.h"
+#include "infrafs/derived.h"
+#include "infrafs/model.h"
+#include "infrafs/names.h"
+#include "infrafs/render.h"
+
+/* How long the kernel may keep what never changes (the root, static files). */
+#define TREE_STATIC_CACHE_S 3600.0
+#define TREE_MAX_SOURCES 4
+
+#define MODE_DIR 0555
+#define MODE_FILE 0444
+#define MODE_CONTROL_WRITE 0600
+
+struct tree {
+	struct cache *cache;          /* borrowed */
+	const struct config *config;  /* borrowed */
+	struct error_log *error_log;  /* borrowed */
+	tree_changed_fn changed;
+	gpointer changed_data;
+	gint64 mount_wall_us;
+};
+
+/* The cache values one walk relies on; released when the walk is done. */
+struct sources {
+	struct cache_value *values[TREE_MAX_SOURCES];
+	guint n;
+};
+
+/* What a walk found. Files carry their content; directories their
+ * entries, when the walk was asked to list. */
+struct node {
+	enum tree_kind kind;
+	guint mode;
+	GBytes *content;        /* files: owned */
+	GPtrArray *entries;     /* directories, when listing: struct tree_dirent */
+	gboolean volatile_data;
+	gboolean writable;
+};
+
+struct walk {
+	struct tree *tree;
+	char **parts;           /* path components */
+	guint n_parts;
+	gboolean listing;       /* fill node.entries for directories */
+	struct sources sources;
+	struct node node;
+};
+
+static const char *const top_names[] = {
+	"README", "aggregates.json", "hosts.json", "flavors.json", "projects.json",
+	"aggregates", "hosts", "flavors", "quotas", ".infrafs", NULL,
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+void tree_dirent_free(gpointer data)
+{
+	struct tree_dirent *dirent = data;
+
+	g_free(dirent->name);
+	g_free(dirent);
+}
+
+static void add_entry(struct walk *walk, const char *name, enum tree_kind kind)
+{
+	struct tree_dirent *dirent = g_new0(struct tree_dirent, 1);
+
+	dirent->name = g_strdup(name);
+	dirent->kind = kind;
+	g_ptr_array_add(walk->node.entries, dirent);
+}
+
+static void sources_clear(struct sources *sources)
+{
+	for (guint i = 0; i < sources->n; i++)
+		cache_value_unref(sources->values[i]);
+	sources->n = 0;
+}
+
+/* The model of (class, key), fetched if needed, held for the walk. */
+static const struct model *need(struct walk *walk, enum data_class data_class, const char *key,
+				GError **error)
+{
+	g_assert(walk->sources.n < TREE_MAX_SOURCES);
+	struct cache_value *value = cache_get(walk->tree->cache, data_class, key, error);
+
+	if (value == NULL)
+		return NULL;
+	walk->sources.values[walk->sources.n++] = value;
+	return cache_value_data(value);
+}
+
+static gboolean not_found(struct walk *walk, GError **error)
+{
+	g_autofree char *path = g_strjoinv("/", walk->parts);
+
+	g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_NOT_FOUND, "no such path: /%s", path);
+	return FALSE;
+}
+
+static gboolean set_dir(struct walk *walk)
+{
+	walk->node.kind = TREE_DIR;
+	walk->node.mode = MODE_DIR;
+	if (walk->listing && walk->node.entries == NULL)
+		walk->node.entries = g_ptr_array_new_with_free_func(tree_dirent_free);
+	return TRUE;
+}
+
+/* Takes `content`. */
+static gboolean set_file(struct walk *walk, GBytes *content)
+{
+	walk->node.kind = TREE_FILE;
+	walk->node.mode = MODE_FILE;
+	walk->node.content = content;
+	return TRUE;
+}
+
+/* ---- /README and /.infrafs --------------------------------------------- */
+
+static GBytes *render_readme(struct tree *tree)
+{
+	GString *out = g_string_new(NULL);
+
+	g_string_append(out,
+			"infrafs: this cloud's inventory as files, fetched on first read and cached.\n"
+			"\n"
+			"  aggregates.json hosts.json flavors.json projects.json   whole collections, for jq\n"
+			"  aggregates/<name>/   aggregate.json hosts metadata/<key> availability_zone gpu_type\n"
+			"  hosts/<hypervisor>/  hypervisor.json service_host aggregates state status\n"
+			"                       servers.json gpu_type   (hosts/<service host> works too)\n"
+			"  flavors/<name>/      flavor.json extra_specs/<key>\n"
+			"  quotas/<project>/    compute.json compute\n"
+			"\n"
+			"Control files in .infrafs/:\n"
+			"  invalidate  write paths or globs, one per line (hosts, 'hosts/*h100*', '*'):\n"
+			"              matching data expires now and is fetched on the next read\n"
+			"  stats       cache counters per data class\n"
+			"  errors      the last backend errors\n"
+			"  version     version and build\n"
+			"\n"
+			"Time to live per data class (seconds):\n");
+	for (int c = 0; c < CLASS_COUNT; c++)
+		g_string_append_printf(out, "  %-11s %u\n", classes_name((enum data_class)c),
+				       cache_get_ttl(tree->cache, (enum data_class)c));
+	return g_string_free_to_bytes(out);
+}
+
+static GBytes *render_stats(struct tree *tree)
+{
+	GString *out = g_string_new(NULL);
+
+	g_string_append_printf(out, "%-11s %6s %7s %10s %8s %8s %9s %8s %7s %8s %12s\n", "class",
+			       "ttl_s", "entries", "bytes", "hits", "misses", "coalesced",
+			       "fetches", "errors", "hit_rate", "avg_fetch_ms");
+	for (int c = 0; c < CLASS_COUNT; c++) {
+		struct cache_class_stats stats;
+
+		cache_class_stats(tree->cache, (enum data_class)c, &stats);
+		guint64 lookups = stats.hits + stats.misses;
+		double hit_rate = lookups ? (double)stats.hits / (double)lookups : 0.0;
+		double avg_ms = stats.fetches ? (double)stats.fetch_us_total / 1000.0 /
+							(double)stats.fetches
+					      : 0.0;
+
+		g_string_append_printf(
+			out,
+			"%-11s %6u %7" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT
+			" %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT " %9" G_GUINT64_FORMAT
+			" %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT " %8.3f %12.1f\n",
+			classes_name((enum data_class)c), stats.ttl_s, stats.entries, stats.bytes,
+			stats.hits, stats.misses, stats.coalesced, stats.fetches, stats.errors,
+			hit_rate, avg_ms);
+	}
+	return g_string_free_to_bytes(out);
+}
+
+static const char *const control_names[] = { "errors", "invalidate", "stats", "version", NULL };
+
+static gboolean walk_control(struct walk *walk, GError **error)
+{
+	struct tree *tree = walk->tree;
+
+	if (walk->n_parts == 1) {
+		set_dir(walk);
+		for (int i = 0; walk->listing && control_names[i]; i++)
+			add_entry(walk, control_names[i], TREE_FILE);
+		return TRUE;
+	}
+	if (walk->n_parts != 2)
+		return not_found(walk, error);
+
+	const char *name = walk->parts[1];
+
+	walk->node.volatile_data = TRUE;
+	if (g_strcmp0(name, "invalidate") == 0) {
+		set_file(walk, g_bytes_new_static("", 0));
+		walk->node.mode = MODE_CONTROL_WRITE;
+		walk->node.writable = TRUE;
+		return TRUE;
+	}
+	if (g_strcmp0(name, "stats") == 0)
+		return set_file(walk, render_stats(tree));
+	if (g_strcmp0(name, "errors") == 0)
+		return set_file(walk, error_log_render(tree->error_log));
+	if (g_strcmp0(name, "version") == 0) {
+		walk->node.volatile_data = FALSE;
+		return set_file(walk, g_bytes_new_static("infrafs " INFRAFS_VERSION
+							  "\nbuild: " INFRAFS_BUILD_TYPE "\n",
+							  strlen("infrafs " INFRAFS_VERSION
+								 "\nbuild: " INFRAFS_BUILD_TYPE
+								 "\n")));
+	}
+	return not_found(walk, error);
+}
+
+/* ---- shared shapes: a collection directory, a key/value directory ------ */
+
+static void list_collection(struct walk *walk, const struct model_collection *collection)
+{
+	for (guint i = 0; walk->listing && i < collection->items->len; i++) {
+		const struct model_item *item = collection->items->pdata[i];
+
+		add_entry(walk, item->file_name, TREE_DIR);
+	}
+}
+
+/* parts[depth] names a key of `values` (a file) or nothing (the directory). */
+static gboolean walk_values(struct walk *walk, const struct model_values *values, guint depth,
+			    GError **error)
+{
+	if (walk->n_parts == depth) {
+		set_dir(walk);
+		for (guint i = 0; walk->listing && i < values->keys->len; i++)
+			add_entry(walk, values->keys->pdata[i], TREE_FILE);
+		return TRUE;
+	}
+	if (walk->n_parts != depth + 1)
+		return not_found(walk, error);
+
+	const char *value = g_hash_table_lookup(values->values, walk->parts[depth]);
+
+	if (value == NULL)
+		return not_found(walk, error);
+	return set_file(walk, render_value(value));
+}
+
+/* Entries of an item directory: name and kind, in listing order. */
+struct view {
+	const char *name;
+	enum tree_kind kind;
+};
+
+static void list_views(struct walk *walk, const struct view *views, gsize n)
+{
+	for (gsize i = 0; walk->listing && i < n; i++)
+		add_entry(walk, views[i].name, views[i].kind);
+}
+
+/* ---- /aggregates -------------------------------------------------------- */
+
+static const struct view aggregate_views[] = {
+	{ "aggregate.json", TREE_FILE },   { "availability_zone", TREE_FILE },
+	{ "gpu_type", TREE_FILE },         { "hosts", TREE_FILE },
+	{ "metadata", TREE_DIR },
+};
+
+static GBytes *render_encoded_lines(const GPtrArray *names)
+{
+	g_autoptr(GPtrArray) encoded = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; names != NULL && i < names->len; i++)
+		g_ptr_array_add(encoded, names_encode(names->pdata[i]));
+	return render_lines((const char *const *)encoded->pdata, encoded->len);
+}
+
+static gboolean walk_aggregates(struct walk *walk, GError **error)
+{
+	const struct model *model = need(walk, CLASS_AGGREGATES, NULL, error);
+
+	if (model == NULL)
+		return FALSE;
+	const struct model_collection *aggregates = model->collection;
+
+	if (walk->n_parts == 1) {
+		set_dir(walk);
+		list_collection(walk, aggregates);
+		return TRUE;
+	}
+	const struct model_aggregate *aggregate = model_find(aggregates, walk->parts[1]);
+
+	if (aggregate == NULL)
+		return not_found(walk, error);
+	if (walk->n_parts == 2) {
+		set_dir(walk);
+		list_views(walk, aggregate_views, G_N_ELEMENTS(aggregate_views));
+		return TRUE;
+	}
+	const char *view = walk->parts[2];
+
+	if (g_strcmp0(view, "metadata") == 0)
+		return walk_values(walk, &aggregate->metadata, 3, error);
+	if (walk->n_parts != 3)
+		return not_found(walk, error);
+	if (g_strcmp0(view, "aggregate.json") == 0)
+		return set_file(walk, g_bytes_ref(aggregate->item.json));
+	if (g_strcmp0(view, "hosts") == 0)
+		return set_file(walk, render_encoded_lines(aggregate->hosts));
+	if (g_strcmp0(view, "availability_zone") == 0)
+		return set_file(walk, render_value(aggregate->availability_zone));
+	if (g_strcmp0(view, "gpu_type") == 0)
+		return set_file(walk, render_value(g_hash_table_lookup(aggregate->metadata.values,
+								       "gpu_type")));
+	return not_found(walk, error);
+}
+
+/* ---- /hosts ------------------------------------------------------------- */
+
+static const struct view host_views[] = {
+	{ "aggregates", TREE_FILE }, { "gpu_type", TREE_FILE },     { "hypervisor.json", TREE_FILE },
+	{ "servers.json", TREE_FILE }, { "service_host", TREE_FILE }, { "state", TREE_FILE },
+	{ "status", TREE_FILE },
+};
+
+static gboolean render_host_aggregates(struct walk *walk, const struct model_host *host,
+				       GError **error)
+{
+	const struct model *model = need(walk, CLASS_AGGREGATES, NULL, error);
+
+	if (model == NULL)
+		return FALSE;
+	const GPtrArray *member_of = model_aggregates_of_host(model->collection, host->service_host);
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
+
+	for (guint i = 0; member_of != NULL && i < member_of->len; i++) {
+		const struct model_aggregate *aggregate = member_of->pdata[i];
+
+		g_ptr_array_add(names, aggregate->item.file_name);
+	}
+	return set_file(walk, render_lines((const char *const *)names->pdata, names->len));
+}
+
+/* Hostname rules first (no backend call), then the aggregates' metadata. */
+static gboolean render_host_gpu_type(struct walk *walk, const struct model_host *host,
+				     GError **error)
+{
+	const char *gpu_type = derived_gpu_type_from_name(host->item.name);
+
+	if (gpu_type == NULL)
+		gpu_type = derived_gpu_type_from_name(host->service_host);
+	if (gpu_type != NULL)
+		return set_file(walk, render_value(gpu_type));
+
+	const struct model *model = need(walk, CLASS_AGGREGATES, NULL, error);
+
+	if (model == NULL)
+		return FALSE;
+	const GPtrArray *member_of = model_aggregates_of_host(model->collection, host->service_host);
+
+	for (guint i = 0; member_of != NULL && i < member_of->len; i++) {
+		const struct model_aggregate *aggregate = member_of->pdata[i];
+		const char *value = g_hash_table_lookup(aggregate->metadata.values, "gpu_type");
+
+		if (value != NULL && *value != '\0')
+			return set_file(walk, render_value(value));
+	}
+	/* Unknown: an empty file, never a guess. */
+	return set_file(walk, g_bytes_new_static("", 0));
+}
+
+static gboolean walk_hosts(struct walk *walk, GError **error)
+{
+	const struct model *model = need(walk, CLASS_HOSTS, NULL, error);
+
+	if (model == NULL)
+		return FALSE;
+	if (walk->n_parts == 1) {
+		set_dir(walk);
+		list_collection(walk, model->collection);
+		return TRUE;
+	}
+	const struct model_host *host = model_find_host(model->collection, walk->parts[1]);
+
+	if (host == NULL)
+		return not_found(walk, error);
+	if (walk->n_parts == 2) {
+		set_dir(walk);
+		list_views(walk, host_views, G_N_ELEMENTS(host_views));
+		return TRUE;
+	}
+	if (walk->n_parts != 3)
+		return not_found(walk, error);
+
+	const char *view = walk->parts[2];
+
+	if (g_strcmp0(view, "hypervisor.json") == 0)
+		return set_file(walk, g_bytes_ref(host->item.json));
+	if (g_strcmp0(view, "service_host") == 0)
+		return set_file(walk, render_value(host->service_host));
+	if (g_strcmp0(view, "state") == 0)
+		return set_file(walk, render_value(host->state));
+	if (g_strcmp0(view, "status") == 0)
+		return set_file(walk, render_value(host->status));
+	if (g_strcmp0(view, "aggregates") == 0)
+		return render_host_aggregates(walk, host, error);
+	if (g_strcmp0(view, "gpu_type") == 0)
+		return render_host_gpu_type(walk, host, error);
+	if (g_strcmp0(view, "servers.json") == 0) {
+		const struct model *servers =
+			need(walk, CLASS_SERVERS, host->item.name ? host->item.name : "", error);
+
+		return servers && set_file(walk, g_bytes_ref(servers->document->json));
+	}
+	return not_found(walk, error);
+}
+
+/* ---- /flavors ----------------------------------------------------------- */
+
+static const struct view flavor_views[] = {
+	{ "extra_specs", TREE_DIR },
+	{ "flavor.json", TREE_FILE },
+};
+
+static gboolean walk_flavors(struct walk *walk, GError **error)
+{
+	const struct model *model = need(walk, CLASS_FLAVORS, NULL, error);
+
+	if (model == NULL)
+		return FALSE;
+	if (walk->n_parts == 1) {
+		set_dir(walk);
+		list_collection(walk, model->collection);
+		return TRUE;
+	}
+	const struct model_flavor *flavor = model_find(model->collection, walk->parts[1]);
+
+	if (flavor == NULL)
+		return not_found(walk, error);
+	if (walk->n_parts == 2) {
+		set_dir(walk);
+		list_views(walk, flavor_views, G_N_ELEMENTS(flavor_views));
+		return TRUE;
+	}
+	if (g_strcmp0(walk->parts[2], "extra_specs") == 0)
+		return walk_values(walk, &flavor->extra_specs, 3, error);
+	if (walk->n_parts == 3 && g_strcmp0(walk->parts[2], "flavor.json") == 0)
+		return set_file(walk, g_bytes_ref(flavor->item.json));
+	return not_found(walk, error);
+}
+
+/* ---- /quotas ------------------------------------------------------------ */
+
+static const struct view quota_views[] = {
+	{ "compute", TREE_FILE },
+	{ "compute.json", TREE_FILE },
+};
+
+static gboolean walk_quotas(struct walk *walk, GError **error)
+{
+	const struct model *model = need(walk, CLASS_PROJECTS, NULL, error);
+
+	if (model == NULL)
+		return FALSE;
+	if (walk->n_parts == 1) {
+		set_dir(walk);
+		list_collection(walk, model->collection);
+		return TRUE;
+	}
+	const struct model_project *project = model_find(model->collection, walk->parts[1]);
+
+	if (project == NULL || project->item.id == NULL)
+		return not_found(walk, error);
+	if (walk->n_parts == 2) {
+		set_dir(walk);
+		list_views(walk, quota_views, G_N_ELEMENTS(quota_views));
+		return TRUE;
+	}
+	if (walk->n_parts != 3)
+		return not_found(walk, error);
+
+	const char *view = walk->parts[2];
+	gboolean want_json = g_strcmp0(view, "compute.json") == 0;
+
+	if (!want_json && g_strcmp0(view, "compute") != 0)
+		return not_found(walk, error);
+
+	const struct model *quota = need(walk, CLASS_QUOTAS, project->item.id, error);
+
+	if (quota == NULL)
+		return FALSE;
+	return set_file(walk, g_bytes_ref(want_json ? quota->document->json
+						    : quota->document->table));
+}
+
+/* ---- the root ----------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	enum data_class data_class;
+} collection_files[] = {
+	{ "aggregates.json", CLASS_AGGREGATES },
+	{ "flavors.json", CLASS_FLAVORS },
+	{ "hosts.json", CLASS_HOSTS },
+	{ "projects.json", CLASS_PROJECTS },
+};
+
+static gboolean walk_root(struct walk *walk, GError **error)
+{
+	static const struct view root_views[] = {
+		{ ".infrafs", TREE_DIR },       { "README", TREE_FILE },
+		{ "aggregates", TREE_DIR },      { "aggregates.json", TREE_FILE },
+		{ "flavors", TREE_DIR },         { "flavors.json", TREE_FILE },
+		{ "hosts", TREE_DIR },           { "hosts.json", TREE_FILE },
+		{ "projects.json", TREE_FILE },  { "quotas", TREE_DIR },
+	};
+
+	if (walk->n_parts == 0) {
+		set_dir(walk);
+		list_views(walk, root_views, G_N_ELEMENTS(root_views));
+		return TRUE;
+	}
+	const char *top = walk->parts[0];
+
+	if (g_strcmp0(top, "aggregates") == 0)
+		return walk_aggregates(walk, error);
+	if (g_strcmp0(top, "hosts") == 0)
+		return walk_hosts(walk, error);
+	if (g_strcmp0(top, "flavors") == 0)
+		return walk_flavors(walk, error);
+	if (g_strcmp0(top, "quotas") == 0)
+		return walk_quotas(walk, error);
+	if (g_strcmp0(top, ".infrafs") == 0)
+		return walk_control(walk, error);
+	if (walk->n_parts != 1)
+		return not_found(walk, error);
+	if (g_strcmp0(top, "README") == 0) {
+		walk->node.volatile_data = TRUE; /* TTLs may change */
+		return set_file(walk, render_readme(walk->tree));
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(collection_files); i++) {
+		if (g_strcmp0(top, collection_files[i].name) != 0)
+			continue;
+		const struct model *model = need(walk, collection_files[i].data_class, NULL, error);
+
+		return model && set_file(walk, g_bytes_ref(model->collection->json));
+	}
+	return not_found(walk, error);
+}
+
+/* ---- walking ------------------------------------------------------------ */
+
+static void walk_clear(struct walk *walk)
+{
+	g_strfreev(walk->parts);
+	sources_clear(&walk->sources);
+	g_clear_pointer(&walk->node.content, g_bytes_unref);
+	g_clear_pointer(&walk->node.entries, g_ptr_array_unref);
+}
+
+static gboolean walk_path(struct tree *tree, const char *path, gboolean listing,
+			  struct walk *walk, GError **error)
+{
+	memset(walk, 0, sizeof(*walk));
+	walk->tree = tree;
+	walk->listing = listing;
+	walk->parts = (path == NULL || *path == '\0') ? g_new0(char *, 1)
+						      : g_strsplit(path, "/", -1);
+	walk->n_parts = g_strv_length(walk->parts);
+	for (guint i = 0; i < walk->n_parts; i++)
+		if (walk->parts[i][0] == '\0')
+			return not_found(walk, error);
+	return walk_root(walk, error);
+}
+
+static void fill_attr(struct walk *walk, struct tree_attr *attr)
+{
+	gint64 now_us = clock_mono_us();
+	gint64 newest_wall_us = 0;
+	double cache_s = TREE_STATIC_CACHE_S;
+
+	for (guint i = 0; i < walk->sources.n; i++) {
+		const struct cache_value *value = walk->sources.values[i];
+		double left_s = (double)(cache_value_expires_mono_us(value) - now_us) / 1e6;
+
+		newest_wall_us = MAX(newest_wall_us, cache_value_fetched_wall_us(value));
+		cache_s = MIN(cache_s, MAX(left_s, 0.0));
+	}
+	if (walk->node.volatile_data)
+		cache_s = 0.0;
+	memset(attr, 0, sizeof(*attr));
+	attr->kind = walk->node.kind;
+	attr->mode = walk->node.mode;
+	attr->size = walk->node.content ? g_bytes_get_size(walk->node.content) : 0;
+	attr->mtime_wall_us = newest_wall_us ? newest_wall_us : walk->tree->mount_wall_us;
+	attr->cache_s = cache_s;
+	attr->volatile_data = walk->node.volatile_data;
+}
+
+struct tree *tree_new(struct cache *cache, const struct config *config,
+		      struct error_log *error_log, tree_changed_fn changed, gpointer user_data)
+{
+	struct tree *tree = g_new0(struct tree, 1);
+
+	tree->cache = cache;
+	tree->config = config;
+	tree->error_log = error_log;
+	tree->changed = changed;
+	tree->changed_data = user_data;
+	tree->mount_wall_us = clock_wall_us();
+	return tree;
+}
+
+void tree_free(struct tree *tree)
+{
+	g_free(tree);
+}
+
+gboolean tree_stat(struct tree *tree, const char *path, struct tree_attr *attr, GError **error)
+{
+	struct walk walk;
+	gboolean found = walk_path(tree, path, FALSE, &walk, error);
+
+	if (found)
+		fill_attr(&walk, attr);
+	walk_clear(&walk);
+	return found;
+}
+
+GPtrArray *tree_list(struct tree *tree, const char *path, GError **error)
+{
+	struct walk walk;
+	GPtrArray *entries = NULL;
+
+	if (walk_path(tree, path, TRUE, &walk, error)) {
+		if (walk.node.kind == TREE_DIR)
+			entries = g_steal_pointer(&walk.node.entries);
+		else
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_NOT_DIR,
+				    "not a directory: /%s", path);
+	}
+	walk_clear(&walk);
+	return entries;
+}
+
+GBytes *tree_read(struct tree *tree, const char *path, struct tree_attr *attr, GError **error)
+{
+	struct walk walk;
+	GBytes *content = NULL;
+
+	if (walk_path(tree, path, FALSE, &walk, error)) {
+		if (walk.node.kind == TREE_FILE) {
+			fill_attr(&walk, attr);
+			content = g_steal_pointer(&walk.node.content);
+		} else {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_IS_DIR,
+				    "is a directory: /%s", path);
+		}
+	}
+	walk_clear(&walk);
+	return content;
+}
+
+gboolean tree_is_writable(struct tree *tree, const char *path)
+{
+	return g_strcmp0(path, ".infrafs/invalidate") == 0;
+}
+
+/* ---- invalidation ------------------------------------------------------- */
+
+/* Paths whose data an entry of each class holds (for matching patterns)
+ * and paths the kernel must forget when it expires (for notifying). */
+static const struct {
+	const char *anchors[3];
+	const char *changed[5];
+} class_paths[CLASS_COUNT] = {
+	[CLASS_AGGREGATES] = { { "aggregates", "aggregates.json" },
+			       { "aggregates", "aggregates.json", "hosts/*/aggregates",
+				 "hosts/*/gpu_type" } },
+	[CLASS_HOSTS] = { { "hosts", "hosts.json" }, { "hosts", "hosts.json" } },
+	[CLASS_FLAVORS] = { { "flavors", "flavors.json" }, { "flavors", "flavors.json" } },
+	[CLASS_PROJECTS] = { { "quotas", "projects.json" }, { "quotas", "projects.json" } },
+	[CLASS_QUOTAS] = { { "quotas" }, { "quotas/*/compute", "quotas/*/compute.json" } },
+	[CLASS_SERVERS] = { { NULL }, { "hosts/*/servers.json" } },
+};
+
+struct expiry {
+	GPtrArray *patterns;     /* char* */
+	gboolean expired[CLASS_COUNT];
+};
+
+static gboolean any_pattern_covers(const struct expiry *expiry, const char *path)
+{
+	for (guint i = 0; i < expiry->patterns->len; i++)
+		if (control_pattern_covers(expiry->patterns->pdata[i], path))
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean item_paths_covered(const struct expiry *expiry, const char *dir,
+				   const struct model_collection *collection)
+{
+	for (guint i = 0; i < collection->items->len; i++) {
+		const struct model_item *item = collection->items->pdata[i];
+		g_autofree char *path = g_strconcat(dir, "/", item->file_name, NULL);
+
+		if (any_pattern_covers(expiry, path))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* A cache_match_fn: does any written pattern touch this entry's data? */
+static gboolean entry_matches(enum data_class data_class, const char *key,
+			      const struct cache_value *value, gpointer user_data)
+{
+	struct expiry *expiry = user_data;
+	gboolean hit = FALSE;
+
+	for (int i = 0; !hit && i < 3 && class_paths[data_class].anchors[i]; i++)
+		hit = any_pattern_covers(expiry, class_paths[data_class].anchors[i]);
+	if (!hit && data_class == CLASS_SERVERS && key != NULL) {
+		g_autofree char *file_name = names_encode(key);
+		g_autofree char *path = g_strconcat("hosts/", file_name, "/servers.json", NULL);
+
+		hit = any_pattern_covers(expiry, path);
+	}
+	if (!hit && value != NULL) {
+		const struct model *model = cache_value_data(value);
+
+		/* Bare globs such as '*h100*' select items by name. */
+		if (model->collection != NULL && class_paths[data_class].anchors[0] != NULL)
+			hit = item_paths_covered(expiry, class_paths[data_class].anchors[0],
+						 model->collection);
+	}
+	if (hit)
+		expiry->expired[data_class] = TRUE;
+	return hit;
+}
+
+static gboolean invalidate(struct tree *tree, const char *data, gsize len, GError **error)
+{
+	g_autoptr(GPtrArray) patterns = control_parse_patterns(data, len, top_names, error);
+
+	if (patterns == NULL)
+		return FALSE;
+
+	struct expiry expiry = { .patterns = patterns };
+	guint expired = cache_expire(tree->cache, entry_matches, &expiry);
+	g_autoptr(GPtrArray) globs = g_ptr_array_new();
+
+	for (int c = 0; c < CLASS_COUNT; c++)
+		for (int i = 0; expiry.expired[c] && i < 5 && class_paths[c].changed[i]; i++)
+			g_ptr_array_add(globs, (gpointer)class_paths[c].changed[i]);
+	g_ptr_array_add(globs, NULL);
+	g_info("invalidate: %u pattern(s), %u cache entries expired", patterns->len, expired);
+	if (tree->changed != NULL && globs->len > 1)
+		tree->changed((const char *const *)globs->pdata, tree->changed_data);
+	return TRUE;
+}
+
+gboolean tree_write(struct tree *tree, const char *path, const char *data, gsize len,
+		    GError **error)
+{
+	if (g_strcmp0(path, ".infrafs/invalidate") == 0)
+		return invalidate(tree, data, len, error);
+	g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_READ_ONLY, "/%s is not writable", path);
+	return FALSE;
+}

@@ -1,0 +1,193 @@
+"""make bench: infrafs speed against baselines measured in the same run.
+
+Starts the fake cloud and a mount, then measures, with the C timing loop
+build/tests/readloop:
+  - warm open+read+close of a small file, against the same bytes on tmpfs;
+  - warm stat, against tmpfs;
+  - warm read of a whole collection (hosts.json), against tmpfs;
+  - a cold read of hosts.json, against the fake cloud's own time to serve
+    the same request directly;
+and checks that the warm loops cost the backend no request at all.
+Ratios, not absolute numbers, are the result: the machine changes, the
+baseline in the same run moves with it.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def is_mounted(path):
+    with open("/proc/self/mounts") as mounts:
+        return any(line.split()[1] == path and line.split()[2] == "fuse.infrafs"
+                   for line in mounts)
+
+
+class Cloud:
+    def __init__(self, hosts, work):
+        self.openrc = os.path.join(work, "openrc")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", "-m", "tests.fakecloud", "--port", "0", "--hosts", str(hosts),
+             "--openrc", self.openrc], cwd=TOP, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            raise SystemExit(f"bench: fake cloud did not start: {line!r}")
+        self.url = line.split("listening on", 1)[1].strip()
+        self.env = {}
+        with open(self.openrc) as rc:
+            for raw in rc:
+                if raw.startswith("export "):
+                    key, _, value = raw[len("export "):].strip().partition("=")
+                    self.env[key] = value.strip("'\"")
+
+    def call(self, method, path, body=None, headers=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers=headers or {})
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.headers, response.read()
+
+    def counts(self):
+        return json.loads(self.call("GET", "/_fake/counts")[1])
+
+    def token(self):
+        env = self.env
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": env["OS_USERNAME"], "domain": {"name": env["OS_USER_DOMAIN_NAME"]},
+            "password": env["OS_PASSWORD"]}}}, "scope": {"project": {
+                "name": env["OS_PROJECT_NAME"],
+                "domain": {"name": env["OS_PROJECT_DOMAIN_NAME"]}}}}}
+        headers, _ = self.call("POST", "/identity/v3/auth/tokens", body)
+        return headers["X-Subject-Token"]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def readloop(binary, mode, path, count):
+    out = subprocess.run([binary, mode, path, str(count)], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out)
+
+
+def bench(args):
+    readloop_bin = os.path.join(TOP, args.build, "tests", "readloop")
+    infrafs = os.environ.get("INFRAFS_BIN", os.path.join(TOP, args.build, "src", "infrafs"))
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="infrafs-bench.") as work, \
+            tempfile.TemporaryDirectory(prefix="infrafs-bench-tmpfs.", dir="/dev/shm") as shm:
+        cloud = Cloud(args.hosts, work)
+        mnt = os.path.join(work, "mnt")
+        os.mkdir(mnt)
+        log = open(os.path.join(work, "infrafs.log"), "w")
+        env = dict(os.environ, **cloud.env)
+        daemon = subprocess.Popen([infrafs, "-f", mnt], env=env, stderr=log)
+        try:
+            wait_until(lambda: is_mounted(mnt), 15, "the mount")
+            host = sorted(os.listdir(os.path.join(mnt, "hosts")))[0]
+            small = os.path.join(mnt, "hosts", host, "state")
+            large = os.path.join(mnt, "hosts.json")
+            tmpfs_small = os.path.join(shm, "state")
+            tmpfs_large = os.path.join(shm, "hosts.json")
+            for src, dst in ((small, tmpfs_small), (large, tmpfs_large)):
+                with open(src, "rb") as f, open(dst, "wb") as g:
+                    g.write(f.read())
+
+            before = cloud.counts()
+            for name, mode, path, baseline, count in (
+                    ("warm open+read+close, small file", "read", small, tmpfs_small, args.count),
+                    ("warm stat", "stat", small, tmpfs_small, args.count),
+                    ("warm open+read+close, hosts.json", "read", large, tmpfs_large,
+                     args.count // 10)):
+                ours = readloop(readloop_bin, mode, path, count)
+                base = readloop(readloop_bin, mode, baseline, count)
+                results[name] = {
+                    "infrafs": ours, "tmpfs": base,
+                    "ratio_p50": ours["p50_ns"] / base["p50_ns"],
+                    "ratio_rate": base["per_second"] / ours["per_second"],
+                }
+            after = cloud.counts()
+            results["backend requests during warm loops"] = sum(after.values()) - sum(
+                before.values())
+
+            # Cold: the fake cloud's own serial page time, then infrafs's first read.
+            token = cloud.token()
+            samples = []
+            for _ in range(5):
+                start = time.perf_counter()
+                cloud.call("GET", "/compute/v2.1/os-hypervisors/detail",
+                           headers={"X-Auth-Token": token,
+                                    "OpenStack-API-Version": "compute 2.90"})
+                samples.append(time.perf_counter() - start)
+            direct_s = sorted(samples)[len(samples) // 2]
+            cold = []
+            for _ in range(5):
+                with open(os.path.join(mnt, ".infrafs", "invalidate"), "w") as f:
+                    f.write("hosts\n")
+                start = time.perf_counter()
+                with open(large, "rb") as f:
+                    f.read()
+                cold.append(time.perf_counter() - start)
+            cold_s = sorted(cold)[len(cold) // 2]
+            results["cold hosts.json"] = {"infrafs_s": cold_s, "backend_direct_s": direct_s,
+                                          "ratio": cold_s / direct_s, "hosts": args.hosts}
+        finally:
+            subprocess.run(["fusermount3", "-u", mnt], check=False)
+            daemon.wait(timeout=30)
+            cloud.stop()
+            log.close()
+    return results
+
+
+def report(results):
+    print(f"{'benchmark':<36} {'infrafs p50':>12} {'tmpfs p50':>10} {'ratio':>7} "
+          f"{'infrafs/s':>10} {'tmpfs/s':>10}")
+    for name, r in results.items():
+        if isinstance(r, dict) and "tmpfs" in r:
+            print(f"{name:<36} {r['infrafs']['p50_ns'] / 1000:>10.1f}us "
+                  f"{r['tmpfs']['p50_ns'] / 1000:>8.1f}us {r['ratio_p50']:>6.2f}x "
+                  f"{r['infrafs']['per_second']:>10.0f} {r['tmpfs']['per_second']:>10.0f}")
+    cold = results["cold hosts.json"]
+    print(f"cold hosts.json ({cold['hosts']} hosts): {cold['infrafs_s'] * 1000:.1f} ms through "
+          f"infrafs vs {cold['backend_direct_s'] * 1000:.1f} ms for the backend's own "
+          f"response ({cold['ratio']:.2f}x)")
+    print(f"backend requests during the warm loops: "
+          f"{results['backend requests during warm loops']}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20000)
+    parser.add_argument("--hosts", type=int, default=48)
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    results = bench(args)
+    report(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
