@@ -1,0 +1,246 @@
+"""Test-only control plane under /_fake/: counters, request log, latency and
+failure injection, token expiry and hypervisor changes the real API cannot make.
+
+Counters and the log see every request to the service APIs (also those
+answered by an injected failure or a 401), never /_fake/ itself.  Route
+names are the stable dotted names documented in README.md.
+"""
+
+import collections
+import fnmatch
+import threading
+
+from .base import ApiError, Reply
+from . import fleet as fleetmod
+
+FAIL_MODES = ("status", "garbage", "truncated", "hang", "drop")
+LOG_SIZE = 10000
+
+
+class FailRule:
+    """One armed failure: applies to the next `count` matching requests."""
+
+    def __init__(self, route, mode, status, count, body, headers):
+        self.route = route
+        self.mode = mode
+        self.status = status
+        self.count = count          # -1 = until cleared
+        self.body = body
+        self.headers = headers
+        self.active = True          # cleared rules release hung requests
+
+    def describe(self):
+        return {"route": self.route, "mode": self.mode, "status": self.status,
+                "count": self.count, "body": self.body, "headers": self.headers}
+
+
+class Control:
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.lock = threading.Lock()
+        self.counts = collections.Counter()
+        self.log = collections.deque(maxlen=LOG_SIZE)
+        self.latency = {}            # pattern -> ms
+        self.rules = []              # FailRule, first match wins
+
+    # ------------------------------------------------- used by the dispatcher
+    def count(self, route):
+        with self.lock:
+            self.counts[route] += 1
+
+    def record(self, t, route, method, path, status):
+        with self.lock:
+            self.log.append({"t": t, "route": route, "method": method,
+                             "path": path, "status": status})
+
+    def delay_ms(self, route):
+        with self.lock:
+            matches = [ms for pat, ms in self.latency.items() if fnmatch.fnmatchcase(route, pat)]
+        return max(matches, default=0)
+
+    def take_failure(self, route):
+        """Consume one use of the first armed rule matching the route."""
+        with self.lock:
+            for rule in self.rules:
+                if rule.count != 0 and fnmatch.fnmatchcase(route, rule.route):
+                    if rule.count > 0:
+                        rule.count -= 1
+                    return rule
+        return None
+
+    # ------------------------------------------------------------ /_fake/ API
+    def handle(self, req):
+        """Dispatch /_fake/... requests; errors are {"error": "..."}."""
+        path = req.path[len("/_fake"):].rstrip("/") or "/"
+        routes = {
+            ("GET", "/"): self._index,
+            ("GET", "/counts"): self._counts,
+            ("GET", "/requests"): self._requests,
+            ("POST", "/reset"): self._reset,
+            ("GET", "/latency"): self._get_latency,
+            ("POST", "/latency"): self._set_latency,
+            ("GET", "/fail"): self._get_fail,
+            ("POST", "/fail"): self._set_fail,
+            ("POST", "/token/expire"): self._expire_tokens,
+            ("POST", "/hosts"): self._hosts,
+            ("GET", "/state"): self._state,
+        }
+        handler = routes.get((req.method, path))
+        if handler is None:
+            if any(p == path for (_, p) in routes):
+                return Reply(405, {"error": "method %s not allowed on /_fake%s" % (req.method, path)})
+            return Reply(404, {"error": "no such control route /_fake%s" % path})
+        try:
+            return handler(req)
+        except ApiError as exc:
+            return Reply(exc.status, {"error": exc.message})
+
+    def _index(self, req):
+        return Reply(200, {"routes": ["GET /_fake/counts", "GET /_fake/requests", "POST /_fake/reset",
+                                      "GET|POST /_fake/latency", "GET|POST /_fake/fail",
+                                      "POST /_fake/token/expire", "POST /_fake/hosts",
+                                      "GET /_fake/state"]})
+
+    def _counts(self, req):
+        with self.lock:
+            return Reply(200, dict(sorted(self.counts.items())))
+
+    def _requests(self, req):
+        with self.lock:
+            return Reply(200, list(self.log))
+
+    def reset(self):
+        with self.lock:
+            self.counts.clear()
+            self.log.clear()
+            self.latency.clear()
+            for rule in self.rules:
+                rule.active = False
+            self.rules = []
+
+    def _reset(self, req):
+        self.reset()
+        return Reply(200, {"reset": True})
+
+    def _get_latency(self, req):
+        with self.lock:
+            return Reply(200, [{"route": k, "ms": v} for k, v in self.latency.items()])
+
+    def _set_latency(self, req):
+        body = req.json()
+        route = body.get("route")
+        ms = body.get("ms")
+        if not isinstance(route, str) or not route:
+            raise ApiError(400, "'route' (a route name or glob) is required")
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or ms < 0:
+            raise ApiError(400, "'ms' must be a number >= 0")
+        with self.lock:
+            if ms == 0:
+                self.latency.pop(route, None)
+            else:
+                self.latency[route] = ms
+        return self._get_latency(req)
+
+    def _get_fail(self, req):
+        with self.lock:
+            return Reply(200, [r.describe() for r in self.rules])
+
+    def _clear_rules(self, route):
+        """Drop rules with exactly this pattern ("*" drops every rule)."""
+        keep = []
+        for rule in self.rules:
+            if route == "*" or rule.route == route:
+                rule.active = False
+            else:
+                keep.append(rule)
+        self.rules = keep
+
+    def _set_fail(self, req):
+        body = req.json()
+        route = body.get("route")
+        if not isinstance(route, str) or not route:
+            raise ApiError(400, "'route' (a route name or glob) is required")
+        mode = body.get("mode", "status")
+        if mode in ("clear", "none"):
+            mode, status = "status", 0
+        else:
+            status = body.get("status", 503 if mode == "status" else 200)
+        if mode not in FAIL_MODES:
+            raise ApiError(400, "'mode' must be one of %s" % ", ".join(FAIL_MODES))
+        if isinstance(status, bool) or not isinstance(status, int) or \
+                (status != 0 and not 100 <= status <= 599):
+            raise ApiError(400, "'status' must be 0 (clear) or an HTTP status 100-599")
+        count = body.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < -1:
+            raise ApiError(400, "'count' must be an integer >= -1 (-1 = until cleared)")
+        raw = body.get("body")
+        if raw is not None and not isinstance(raw, str):
+            raise ApiError(400, "'body' must be a string")
+        headers = body.get("headers") or {}
+        if not isinstance(headers, dict) or not all(
+                isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in headers.items()):
+            raise ApiError(400, "'headers' must be an object of strings")
+        headers = {k: str(v) for k, v in headers.items()}
+        with self.lock:
+            self._clear_rules(route)
+            if mode == "status" and status == 0 or count == 0:
+                pass
+            else:
+                self.rules.append(FailRule(route, mode, status, count, raw, headers))
+        return self._get_fail(req)
+
+    def _expire_tokens(self, req):
+        n = self.cloud.identity.expire_all()
+        return Reply(200, {"expired": n})
+
+    def _hosts(self, req):
+        body = req.json()
+        f = self.cloud.fleet
+        with f.lock:
+            if "add" in body:
+                name = body["add"]
+                if not isinstance(name, str) or not name:
+                    raise ApiError(400, "'add' must be a hypervisor_hostname")
+                try:
+                    gpu = fleetmod.INFER
+                    if "gpu_type" in body:  # explicit null means a CPU-only host
+                        gpu = fleetmod.normalize_gpu_type(body["gpu_type"])
+                    x = f.add_host(name, body.get("service_host"), gpu,
+                                   aggregate=bool(body.get("aggregate", True)))
+                except ValueError as exc:
+                    raise ApiError(409 if "exists" in str(exc) else 400, str(exc)) from None
+                return Reply(201, {"added": self.cloud.host_state(x)})
+            if "remove" in body:
+                try:
+                    x = f.remove_host(body["remove"])
+                except (KeyError, TypeError):
+                    raise ApiError(404, "no hypervisor %r" % (body["remove"],)) from None
+                return Reply(200, {"removed": self.cloud.host_state(x)})
+            if "set" in body:
+                x = f.by_node.get(body["set"]) if isinstance(body["set"], str) else None
+                if x is None:
+                    raise ApiError(404, "no hypervisor %r" % (body["set"],))
+                if "state" in body and body["state"] not in ("up", "down"):
+                    raise ApiError(400, "'state' must be 'up' or 'down'")
+                if "status" in body and body["status"] not in ("enabled", "disabled"):
+                    raise ApiError(400, "'status' must be 'enabled' or 'disabled'")
+                if "state" in body:
+                    x.state = body["state"]
+                    if x.state == "down":
+                        x.uptime = None
+                    elif x.uptime is None:
+                        x.uptime = (" 00:01:00 up 1 min,  0 users,  load average: 0.00, "
+                                    "0.00, 0.00")
+                if "status" in body:
+                    x.disabled = body["status"] == "disabled"
+                    x.disabled_reason = body.get("disabled_reason") if x.disabled else None
+                elif "disabled_reason" in body:
+                    x.disabled_reason = body["disabled_reason"]
+                if "uptime" in body:
+                    x.uptime = body["uptime"]
+                return Reply(200, {"host": self.cloud.host_state(x)})
+        raise ApiError(400, "body needs one of 'add', 'remove' or 'set'")
+
+    def _state(self, req):
+        return Reply(200, self.cloud.state())
+
