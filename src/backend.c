@@ -6,6 +6,7 @@
 
 #include "infrafs/errors.h"
 #include "infrafs/json_util.h"
+#include "infrafs/log.h"
 
 /* Longest piece of a backend's error message quoted in our errors. */
 #define BACKEND_MESSAGE_MAX 200
@@ -217,17 +218,16 @@ static json_object *get_json_url(struct backend *backend, const char *service, c
 						backend->compute_major, backend->compute_minor);
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
-		g_autofree char *token = os_auth_token(backend->auth, error);
+		g_autoptr(secret_string) token = os_auth_token(backend->auth, error);
 
 		if (token == NULL)
 			return NULL;
-		g_autofree char *token_header = g_strconcat("X-Auth-Token: ", token, NULL);
+		g_autoptr(secret_string) token_header = g_strconcat("X-Auth-Token: ", token, NULL);
 		const char *headers[] = { "Accept: application/json", token_header, version_header,
 					  legacy_header, NULL };
 		g_autoptr(http_response) response =
 			http_request(backend->client, "GET", url, headers, NULL, error);
 
-		memset(token_header, 0, strlen(token_header));
 		if (response == NULL)
 			return NULL;
 		if (response->status == 401 && attempt == 0) {

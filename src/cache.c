@@ -187,8 +187,10 @@ static gboolean run_loader(struct cache *cache, struct cache_entry *entry, GErro
 		entry->load_error = g_error_copy(load_error);
 		g_propagate_error(error, g_steal_pointer(&load_error));
 	} else if (generation != entry->generation) {
-		/* Expired while we fetched: our answer may predate the expiry. */
+		/* Expired while we fetched: our answer may predate the expiry.
+		 * No error either: waiters must not take an older failure. */
 		cache->free_value(data);
+		g_clear_error(&entry->load_error);
 	} else {
 		store_value(cache, entry, data, size_bytes);
 		stored = TRUE;
@@ -203,7 +205,8 @@ struct cache_value *cache_get(struct cache *cache, enum data_class data_class, c
 	g_return_val_if_fail(data_class < CLASS_COUNT, NULL);
 	struct cache_value *result = NULL;
 	struct cache_class_stats *stats = &cache->stats[data_class];
-	gint64 deadline_us = clock_mono_us() + (gint64)cache->wait_ms * 1000;
+	gint64 asked_us = clock_mono_us();
+	gint64 deadline_us = asked_us + (gint64)cache->wait_ms * 1000;
 	gboolean counted = FALSE;
 
 	g_mutex_lock(&cache->lock);
@@ -237,6 +240,12 @@ struct cache_value *cache_get(struct cache *cache, enum data_class data_class, c
 				g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_TIMEOUT,
 					    "%s: gave up waiting %u ms for a fetch in progress",
 					    classes_name(data_class), cache->wait_ms);
+				break;
+			}
+			/* A value fetched after we asked answers us, even with TTL 0. */
+			if (entry->value != NULL && entry->load_error == NULL &&
+			    entry->value->fetched_mono_us >= asked_us) {
+				result = cache_value_ref(entry->value);
 				break;
 			}
 			if (!is_fresh(entry, clock_mono_us()) && entry->load_error != NULL) {

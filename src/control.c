@@ -119,11 +119,6 @@ GPtrArray *control_parse_patterns(const char *data, gsize len, const char *const
 			return NULL;
 		g_ptr_array_add(patterns, g_strdup(pattern));
 	}
-	if (patterns->len == 0) {
-		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_INVALID,
-			    "no pattern given (write a path or glob, one per line)");
-		return NULL;
-	}
 	return g_steal_pointer(&patterns);
 }
 

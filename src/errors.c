@@ -93,7 +93,7 @@ void error_log_add(struct error_log *log, const char *what, const GError *error)
 
 	error_record_clear(record);
 	record->wall_us = clock_wall_us();
-	record->what = g_strdup(what);
+	record->what = g_strdelimit(g_strdup(what), "\r\n\t ", '_');
 	record->code = error->domain == INFRAFS_ERROR ? error->code : INFRAFS_ERROR_BACKEND;
 	/* One record, one line: the message may quote a backend's body. */
 	record->message = g_strdelimit(g_strdup(error->message), "\r\n\t", ' ');

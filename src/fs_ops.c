@@ -344,6 +344,46 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
+/* The tree is the backend's: names are neither made nor removed here.
+ * EACCES ("Permission denied") tells rm, mv and mkdir so plainly. */
+static void deny_name(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void deny_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		       dev_t rdev)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void deny_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void deny_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void deny_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void deny_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void deny_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EACCES);
+}
+
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	/* Content changes are told explicitly or seen through mtime/size. */
@@ -368,6 +408,14 @@ static const struct fuse_lowlevel_ops ops = {
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
 	.releasedir = fs_releasedir,
+	.mknod = deny_mknod,
+	.mkdir = deny_mkdir,
+	.unlink = deny_name,
+	.rmdir = deny_name,
+	.symlink = deny_symlink,
+	.rename = deny_rename,
+	.link = deny_link,
+	.create = deny_create,
 };
 
 const struct fuse_lowlevel_ops *fs_ops_table(void)

@@ -18,6 +18,28 @@ json_object *json_util_parse(const char *data, gsize len, GError **error)
 	json_object *root = json_tokener_parse_ex(tok, data, (int)len);
 	enum json_tokener_error status = json_tokener_get_error(tok);
 
+	/* A bare number only ends at a terminator: give it one. Objects and
+	 * arrays that stop early stay "unexpected end of data". */
+	gsize first = 0;
+	gboolean terminated = FALSE;
+
+	while (first < len && g_ascii_isspace(data[first]))
+		first++;
+	if (status == json_tokener_continue && first < len && data[first] != '{' &&
+	    data[first] != '[') {
+		root = json_tokener_parse_ex(tok, "", 1);
+		status = json_tokener_get_error(tok);
+		terminated = TRUE;
+	}
+	/* parse_end counts within the last chunk fed, hence `terminated`. */
+	if (status == json_tokener_success && !terminated && json_tokener_get_parse_end(tok) < len) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_BAD_RESPONSE,
+			    "invalid JSON: trailing data at byte %zu", json_tokener_get_parse_end(tok));
+		json_object_put(root);
+		json_tokener_free(tok);
+		return NULL;
+	}
+
 	if (status == json_tokener_continue) {
 		/* The input ended inside a value: a truncated body. */
 		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_BAD_RESPONSE,

@@ -2,9 +2,11 @@
 #include "infrafs/log.h"
 
 #include <stdio.h>
+#include <syslog.h>
 #include <string.h>
 
 static gboolean debug_enabled;
+static gboolean to_syslog;
 
 static const char *level_word(GLogLevelFlags level)
 {
@@ -32,6 +34,16 @@ static GLogWriterOutput write_log_line(GLogLevelFlags level, const GLogField *fi
 		if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
 			message = fields[i].value;
 
+	if (to_syslog) {
+		int priority = (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) ? LOG_ERR
+			       : (level & G_LOG_LEVEL_WARNING)			       ? LOG_WARNING
+			       : (level & G_LOG_LEVEL_MESSAGE)			       ? LOG_NOTICE
+			       : (level & G_LOG_LEVEL_INFO)			       ? LOG_INFO
+											       : LOG_DEBUG;
+
+		syslog(priority, "%s", message ? message : "");
+		return (level & G_LOG_FLAG_FATAL) ? G_LOG_WRITER_UNHANDLED : G_LOG_WRITER_HANDLED;
+	}
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autofree char *stamp = g_date_time_format(now, "%H:%M:%S.%f");
 
@@ -50,6 +62,20 @@ void log_init(gboolean debug)
 {
 	debug_enabled = debug || g_getenv("G_MESSAGES_DEBUG") != NULL;
 	g_log_set_writer_func(write_log_line, NULL, NULL);
+}
+
+void secret_string_free(secret_string *secret)
+{
+	if (secret == NULL)
+		return;
+	memset(secret, 0, strlen(secret));
+	g_free(secret);
+}
+
+void log_use_syslog(void)
+{
+	openlog("infrafs", LOG_PID, LOG_DAEMON);
+	to_syslog = TRUE;
 }
 
 char *log_mask_secret(const char *secret)

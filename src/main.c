@@ -2,6 +2,7 @@
  * teardown in reverse. Owns the lifetime of every module. */
 #include <curl/curl.h>
 #include <fuse_lowlevel.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,6 +27,10 @@
 /* Threads serving requests; reads block on fetches, so allow plenty. */
 #define MAIN_MAX_THREADS 64
 #define MAIN_MAX_IDLE_THREADS 8
+/* What fuse_parse_cmdline() leaves when -o max_threads / max_idle_threads
+ * were not given (libfuse 3.14). */
+#define FUSE_CMDLINE_DEFAULT_MAX_THREADS 10
+#define FUSE_CMDLINE_DEFAULT_IDLE_THREADS UINT_MAX
 #define MAIN_ERROR_LOG_CAPACITY 100
 
 static const char usage_text[] =
@@ -45,6 +50,7 @@ static const char usage_text[] =
 	"    -f                     stay in the foreground, log to stderr\n"
 	"    -d                     debug output (implies -f)\n"
 	"    -s                     serve requests on one thread\n"
+	"    -o max_threads=N       most threads serving requests (default 64)\n"
 	"    -o ttl.CLASS=SECONDS   time to live of a data class; classes and defaults:\n"
 	"                           aggregates 3600, hosts 60, flavors 3600, projects 3600,\n"
 	"                           quotas 1800, servers 10 (0 = fetch on every read)\n"
@@ -157,7 +163,7 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 
 	/* Bad credentials should fail the mount, not every later read. No
 	 * inventory is fetched here; that waits for the first read. */
-	g_autofree char *token = os_auth_token(d->auth, error);
+	g_autoptr(secret_string) token = os_auth_token(d->auth, error);
 
 	return token != NULL;
 }
@@ -187,12 +193,20 @@ static int serve(struct daemon *d, const struct fuse_cmdline_opts *cmdline)
 		struct fuse_loop_config *loop = fuse_loop_cfg_create();
 
 		fuse_loop_cfg_set_clone_fd(loop, cmdline->clone_fd);
-		fuse_loop_cfg_set_max_threads(loop, MAIN_MAX_THREADS);
-		fuse_loop_cfg_set_idle_threads(loop, MAIN_MAX_IDLE_THREADS);
+		fuse_loop_cfg_set_max_threads(
+			loop, cmdline->max_threads != FUSE_CMDLINE_DEFAULT_MAX_THREADS
+				      ? cmdline->max_threads
+				      : MAIN_MAX_THREADS);
+		fuse_loop_cfg_set_idle_threads(
+			loop, cmdline->max_idle_threads != FUSE_CMDLINE_DEFAULT_IDLE_THREADS
+				      ? cmdline->max_idle_threads
+				      : MAIN_MAX_IDLE_THREADS);
 		status = fuse_session_loop_mt(d->session, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
-	return status;
+	/* A positive status is the signal that ended the loop (SIGTERM, SIGINT,
+	 * SIGHUP): a requested stop, which unmounts cleanly. */
+	return status > 0 ? 0 : status;
 }
 
 int main(int argc, char *argv[])
@@ -218,6 +232,7 @@ int main(int argc, char *argv[])
 	}
 	if (options.version || cmdline.show_version) {
 		printf("infrafs %s\n", INFRAFS_VERSION);
+		fflush(stdout); /* fusermount3 prints its own line after ours */
 		fuse_lowlevel_version();
 		status = 0;
 		goto out_args;
@@ -243,15 +258,17 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "infrafs: libcurl failed to initialise\n");
 		goto out_args;
 	}
-	if (!daemon_build(&d, &error)) {
-		fprintf(stderr, "infrafs: %s\n", error->message);
-		goto out_daemon;
-	}
-	/* The mounting user reads it; others only with -o allow_other. */
+	/* The mounting user reads it; others only with -o allow_other. The
+	 * session comes first so that libfuse rejects unknown options before
+	 * any network call. */
 	fuse_opt_add_arg(&args, "-ofsname=infrafs,subtype=infrafs,default_permissions");
 	d.session = fuse_session_new(&args, fs_ops_table(), sizeof(struct fuse_lowlevel_ops), &d.fs);
 	if (d.session == NULL)
 		goto out_daemon;
+	if (!daemon_build(&d, &error)) {
+		fprintf(stderr, "infrafs: %s\n", error->message);
+		goto out_daemon;
+	}
 	if (fuse_set_signal_handlers(d.session) != 0)
 		goto out_daemon;
 	if (fuse_session_mount(d.session, cmdline.mountpoint) != 0) {
@@ -259,6 +276,8 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	}
 	fuse_daemonize(cmdline.foreground);
+	if (!cmdline.foreground)
+		log_use_syslog();
 	d.notify = fs_notify_new(d.session);
 	d.fs.notify = d.notify;
 	g_message("mounted on %s", cmdline.mountpoint);

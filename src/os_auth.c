@@ -31,6 +31,9 @@ struct os_auth *os_auth_new(struct http_client *client, const struct os_credenti
 
 static void forget_token(struct os_auth *auth)
 {
+	/* A token is a credential: do not leave it in freed memory. */
+	if (auth->token != NULL)
+		memset(auth->token, 0, strlen(auth->token));
 	g_clear_pointer(&auth->token, g_free);
 	g_clear_pointer(&auth->project_id, g_free);
 	g_clear_pointer(&auth->catalog, json_object_put);
@@ -226,6 +229,8 @@ char *os_auth_token(struct os_auth *auth, GError **error)
 	g_mutex_lock(&auth->lock);
 	if (ensure_token(auth, error))
 		token = g_strdup(auth->token);
+	/* The lock is held across the Keystone POST on purpose: every waiter
+	 * needs its result. Callers keep their copy in a secret_string. */
 	g_mutex_unlock(&auth->lock);
 	return token;
 }
@@ -302,7 +307,7 @@ char *os_auth_endpoint(struct os_auth *auth, const char *service_type, GError **
 	if (ensure_token(auth, error)) {
 		url = pick_endpoint(auth->catalog, auth->credentials, service_type);
 		if (url == NULL)
-			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_BACKEND,
 				    "the catalog has no %s endpoint for interface %s%s%s",
 				    service_type,
 				    auth->credentials->interface ? auth->credentials->interface

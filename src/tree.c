@@ -756,6 +756,8 @@ static gboolean invalidate(struct tree *tree, const char *data, gsize len, GErro
 
 	if (patterns == NULL)
 		return FALSE;
+	if (patterns->len == 0)
+		return TRUE;
 
 	struct expiry expiry = { .patterns = patterns };
 	guint expired = cache_expire(tree->cache, entry_matches, &expiry);

@@ -14,5 +14,6 @@ gint64 clock_mono_us(void);
 gint64 clock_wall_us(void);
 
 /* Test hook: make both clocks read *mono_us and *wall_us (NULL restores the
- * real clocks). The pointed-to values are read atomically on every call. */
+ * real clocks). The values are read on every call; a test changes them from
+ * one thread while others only read. */
 void clock_use_manual(gint64 *mono_us, gint64 *wall_us);

@@ -17,8 +17,10 @@
  * patterns and validate each: not empty, no '.' or '..' component, no
  * control characters, valid bracket expressions, no trailing backslash,
  * and a first component that is either a glob or one of `top_names`
- * (NULL-terminated). A leading '/' is dropped. Returns the patterns (owned
- * by the array) or NULL with INFRAFS_ERROR_INVALID quoting the bad line. */
+ * (NULL-terminated). A leading '/' is dropped. Blank lines are skipped, so
+ * a write of only blank lines gives an empty array (shells write each line
+ * of `printf 'a\n\nb\n'` separately). Returns the patterns (owned by the
+ * array) or NULL with INFRAFS_ERROR_INVALID quoting the bad line. */
 GPtrArray *control_parse_patterns(const char *data, gsize len, const char *const *top_names,
 				  GError **error);
 
