@@ -65,22 +65,30 @@ static void reply_error(fuse_req_t req, const GError *error)
 	fuse_reply_err(req, errno_value);
 }
 
-/* The path of `ino`, or an ENOENT reply (the kernel raced a forget). */
-static char *path_or_reply(fuse_req_t req, fuse_ino_t ino)
+/* The path of `ino` and the attributes of its version, or an ENOENT
+ * reply (the kernel raced a forget). */
+static char *path_or_reply(fuse_req_t req, fuse_ino_t ino, struct tree_attr *stored)
 {
-	char *path = inode_table_path(fs_of(req)->inodes, ino);
+	char *path = NULL;
 
-	if (path == NULL)
+	if (!inode_table_get(fs_of(req)->inodes, ino, &path, stored))
 		fuse_reply_err(req, ENOENT);
 	return path;
+}
+
+/* Whether `current` is still the version inode `stored` stands for. */
+static gboolean same_version(const struct tree_attr *stored, const struct tree_attr *current)
+{
+	return current->kind == TREE_DIR || current->volatile_data ||
+	       current->version == stored->version;
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
-	g_autofree char *parent_path = path_or_reply(req, parent);
-	g_autoptr(GError) error = NULL;
 	struct tree_attr attr;
+	g_autofree char *parent_path = path_or_reply(req, parent, &attr);
+	g_autoptr(GError) error = NULL;
 
 	if (parent_path == NULL)
 		return;
@@ -96,7 +104,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		.generation = 1,
 	};
 
-	entry.ino = inode_table_ref(fs->inodes, path);
+	entry.ino = inode_table_ref(fs->inodes, path, &attr);
 	fill_stat(fs, entry.ino, &attr, &entry.attr);
 	if (fuse_reply_entry(req, &entry) != 0)
 		inode_table_forget(fs->inodes, entry.ino, 1); /* the kernel never saw it */
@@ -118,7 +126,8 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	g_autofree char *path = path_or_reply(req, ino);
+	struct tree_attr stored;
+	g_autofree char *path = path_or_reply(req, ino, &stored);
 	g_autoptr(GError) error = NULL;
 	struct tree_attr attr;
 	struct stat st;
@@ -129,6 +138,12 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		reply_error(req, error);
 		return;
 	}
+	if (!same_version(&stored, &attr)) {
+		/* An old version (an open file, say): answer for what it holds. */
+		fill_stat(fs, ino, &stored, &st);
+		fuse_reply_attr(req, &st, 0.0);
+		return;
+	}
 	fill_stat(fs, ino, &attr, &st);
 	fuse_reply_attr(req, &st, attr.cache_s);
 }
@@ -137,7 +152,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	g_autofree char *path = path_or_reply(req, ino);
+	struct tree_attr stored;
+	g_autofree char *path = path_or_reply(req, ino, &stored);
 
 	if (path == NULL)
 		return;
@@ -153,7 +169,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	g_autofree char *path = path_or_reply(req, ino);
+	struct tree_attr stored;
+	g_autofree char *path = path_or_reply(req, ino, &stored);
 	g_autoptr(GError) error = NULL;
 	struct tree_attr attr;
 
@@ -184,17 +201,24 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reply_error(req, error);
 		return;
 	}
+	if (!same_version(&stored, &attr)) {
+		/* The path moved on to another inode. ESTALE makes the kernel walk
+		 * the path again with revalidation, which finds the new one. */
+		g_bytes_unref(content);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
 	struct fs_handle *handle = g_new0(struct fs_handle, 1);
 
 	handle->content = content;
 	fi->fh = (uint64_t)(uintptr_t)handle;
 	/* Nothing to flush on a read-only file: spare the kernel a round trip. */
 	fi->noflush = 1;
+	/* An inode's content never changes (see inode.h): its pages stay good. */
 	if (attr.volatile_data)
 		fi->direct_io = 1;
 	else
-		fi->keep_cache = inode_table_note_open(fs->inodes, ino, attr.mtime_wall_us,
-						       attr.size);
+		fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(handle);
 }
@@ -283,7 +307,8 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	g_autofree char *path = path_or_reply(req, ino);
+	struct tree_attr stored;
+	g_autofree char *path = path_or_reply(req, ino, &stored);
 	g_autoptr(GError) error = NULL;
 
 	if (path == NULL)
@@ -386,9 +411,9 @@ static void deny_create(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	/* Content changes are told explicitly or seen through mtime/size. */
-	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
-		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	/* Content never changes under an inode (new content, new inode), so
+	 * the kernel must not drop pages just because st_mtime moved. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
@@ -464,7 +489,8 @@ void fs_on_tree_changed(const char *const *globs, gpointer user_data)
 		g_autofree char *parent_path = slash ? g_strndup(path, slash - path) : g_strdup("");
 		guint64 parent = inode_table_find(fs->inodes, parent_path);
 
-		fs_notify_inode(fs->notify, g_array_index(inos, guint64, i));
+		/* Dropping the name is enough: the next lookup finds the new
+		 * version's inode, and the old one keeps serving open files. */
 		if (parent != 0)
 			fs_notify_entry(fs->notify, parent, slash ? slash + 1 : path);
 	}

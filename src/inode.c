@@ -1,19 +1,19 @@
-/* inode: inode number <-> path table (see infrafs/inode.h). */
+/* inode: inode number <-> path version table (see infrafs/inode.h). */
 #include "infrafs/inode.h"
+
+#include <string.h>
 
 struct inode {
 	guint64 ino;
-	char *path;          /* owned; also the key of by_path */
-	guint64 lookups;     /* references the kernel holds */
-	gint64 open_mtime_us; /* what the last open saw */
-	gsize open_size;
-	gboolean opened;
+	char *path;             /* owned */
+	struct tree_attr attr;  /* of this inode's version */
+	guint64 lookups;        /* references the kernel holds */
 };
 
 struct inode_table {
 	GMutex lock;             /* guards everything below */
 	GHashTable *by_ino;      /* guint64* -> struct inode; owns the inodes */
-	GHashTable *by_path;     /* path -> struct inode; borrowed */
+	GHashTable *by_path;     /* path -> current struct inode; keys borrowed from it */
 	guint64 next_ino;
 };
 
@@ -25,27 +25,31 @@ static void inode_free(gpointer data)
 	g_free(inode);
 }
 
-static struct inode *inode_add(struct inode_table *table, guint64 ino, const char *path)
+static struct inode *inode_add(struct inode_table *table, guint64 ino, const char *path,
+			       const struct tree_attr *attr)
 {
 	struct inode *inode = g_new0(struct inode, 1);
 
 	inode->ino = ino;
 	inode->path = g_strdup(path);
+	inode->attr = *attr;
 	g_hash_table_insert(table->by_ino, &inode->ino, inode);
-	g_hash_table_insert(table->by_path, inode->path, inode);
+	/* replace, not insert: the key must be the new inode's own string. */
+	g_hash_table_replace(table->by_path, inode->path, inode);
 	return inode;
 }
 
 struct inode_table *inode_table_new(void)
 {
 	struct inode_table *table = g_new0(struct inode_table, 1);
+	struct tree_attr root = { .kind = TREE_DIR, .mode = 0555 };
 
 	g_mutex_init(&table->lock);
 	table->by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, inode_free);
 	table->by_path = g_hash_table_new(g_str_hash, g_str_equal);
 	table->next_ino = INODE_ROOT + 1;
 	/* The root is never forgotten. */
-	inode_add(table, INODE_ROOT, "")->lookups = 1;
+	inode_add(table, INODE_ROOT, "", &root)->lookups = 1;
 	return table;
 }
 
@@ -59,13 +63,16 @@ void inode_table_free(struct inode_table *table)
 	g_free(table);
 }
 
-guint64 inode_table_ref(struct inode_table *table, const char *path)
+guint64 inode_table_ref(struct inode_table *table, const char *path,
+			const struct tree_attr *attr)
 {
 	g_mutex_lock(&table->lock);
 	struct inode *inode = g_hash_table_lookup(table->by_path, path);
 
-	if (inode == NULL)
-		inode = inode_add(table, table->next_ino++, path);
+	if (inode == NULL || inode->attr.version != attr->version)
+		inode = inode_add(table, table->next_ino++, path, attr);
+	else
+		inode->attr = *attr;
 	inode->lookups++;
 	guint64 ino = inode->ino;
 
@@ -73,14 +80,20 @@ guint64 inode_table_ref(struct inode_table *table, const char *path)
 	return ino;
 }
 
-char *inode_table_path(struct inode_table *table, guint64 ino)
+gboolean inode_table_get(struct inode_table *table, guint64 ino, char **path,
+			 struct tree_attr *attr)
 {
 	g_mutex_lock(&table->lock);
 	struct inode *inode = g_hash_table_lookup(table->by_ino, &ino);
-	char *path = inode ? g_strdup(inode->path) : NULL;
 
+	if (inode != NULL) {
+		if (path != NULL)
+			*path = g_strdup(inode->path);
+		if (attr != NULL)
+			*attr = inode->attr;
+	}
 	g_mutex_unlock(&table->lock);
-	return path;
+	return inode != NULL;
 }
 
 guint64 inode_table_find(struct inode_table *table, const char *path)
@@ -103,30 +116,13 @@ void inode_table_forget(struct inode_table *table, guint64 ino, guint64 count)
 	if (inode != NULL) {
 		inode->lookups = inode->lookups > count ? inode->lookups - count : 0;
 		if (inode->lookups == 0) {
-			g_hash_table_remove(table->by_path, inode->path);
+			/* An old version is no longer the path's current inode. */
+			if (g_hash_table_lookup(table->by_path, inode->path) == inode)
+				g_hash_table_remove(table->by_path, inode->path);
 			g_hash_table_remove(table->by_ino, &ino);
 		}
 	}
 	g_mutex_unlock(&table->lock);
-}
-
-gboolean inode_table_note_open(struct inode_table *table, guint64 ino, gint64 mtime_us,
-			       gsize size)
-{
-	gboolean unchanged = FALSE;
-
-	g_mutex_lock(&table->lock);
-	struct inode *inode = g_hash_table_lookup(table->by_ino, &ino);
-
-	if (inode != NULL) {
-		unchanged = inode->opened && inode->open_mtime_us == mtime_us &&
-			    inode->open_size == size;
-		inode->opened = TRUE;
-		inode->open_mtime_us = mtime_us;
-		inode->open_size = size;
-	}
-	g_mutex_unlock(&table->lock);
-	return unchanged;
 }
 
 void inode_table_foreach_matching(struct inode_table *table,
@@ -138,7 +134,7 @@ void inode_table_foreach_matching(struct inode_table *table,
 	gpointer value;
 
 	g_mutex_lock(&table->lock);
-	g_hash_table_iter_init(&iter, table->by_ino);
+	g_hash_table_iter_init(&iter, table->by_path);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		struct inode *inode = value;
 

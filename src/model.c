@@ -368,7 +368,22 @@ struct model *model_build(enum data_class data_class, json_object *json, GError 
 		return NULL;
 	}
 	model->size_bytes += sizeof(*model);
+	model->content_hash = model_hash_bytes(
+		model->collection ? model->collection->json : model->document->json, 0);
 	return model;
+}
+
+guint64 model_hash_bytes(GBytes *bytes, guint64 seed)
+{
+	gsize len = 0;
+	const guchar *data = g_bytes_get_data(bytes, &len);
+	guint64 hash = seed ? seed : 0xcbf29ce484222325ULL;
+
+	for (gsize i = 0; i < len; i++) {
+		hash ^= data[i];
+		hash *= 0x100000001b3ULL;
+	}
+	return hash;
 }
 
 void model_free(struct model *model)

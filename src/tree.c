@@ -18,6 +18,9 @@
 
 /* How long the kernel may keep what never changes (the root, static files). */
 #define TREE_STATIC_CACHE_S 3600.0
+/* Files up to this size are versioned by their own bytes; larger ones (whole
+ * collections) by the hashes of the models they come from. */
+#define TREE_HASH_CONTENT_MAX_BYTES (64 * 1024)
 #define TREE_MAX_SOURCES 4
 
 #define MODE_DIR 0555
@@ -601,6 +604,20 @@ static void fill_attr(struct walk *walk, struct tree_attr *attr)
 	if (walk->node.volatile_data)
 		cache_s = 0.0;
 	memset(attr, 0, sizeof(*attr));
+	if (walk->node.kind == TREE_FILE && !walk->node.volatile_data) {
+		if (g_bytes_get_size(walk->node.content) <= TREE_HASH_CONTENT_MAX_BYTES) {
+			attr->version = model_hash_bytes(walk->node.content, 0);
+		} else {
+			attr->version = g_bytes_get_size(walk->node.content);
+			for (guint i = 0; i < walk->sources.n; i++) {
+				const struct model *model = cache_value_data(walk->sources.values[i]);
+
+				attr->version = attr->version * 31 + model->content_hash;
+			}
+		}
+		/* 0 means "unversioned". */
+		attr->version |= attr->version == 0;
+	}
 	attr->kind = walk->node.kind;
 	attr->mode = walk->node.mode;
 	attr->size = walk->node.content ? g_bytes_get_size(walk->node.content) : 0;
@@ -680,31 +697,45 @@ gboolean tree_is_writable(struct tree *tree, const char *path)
 
 /* ---- invalidation ------------------------------------------------------- */
 
-/* Paths whose data an entry of each class holds (for matching patterns)
- * and paths the kernel must forget when it expires (for notifying). */
+/* Where each class's data shows in the tree: for matching written patterns
+ * against cache entries, and for telling the kernel what to forget. */
 static const struct {
-	const char *anchors[3];
-	const char *changed[5];
+	const char *dir;          /* the collection's directory (items below it) */
+	const char *json;         /* the whole-collection file */
+	gboolean items_hold_data; /* files below dir/<item> come from this class
+				   * (projects only give quotas/ its names) */
+	const char *changed[5];   /* globs of paths to forget when it expires */
 } class_paths[CLASS_COUNT] = {
-	[CLASS_AGGREGATES] = { { "aggregates", "aggregates.json" },
+	[CLASS_AGGREGATES] = { "aggregates", "aggregates.json", TRUE,
 			       { "aggregates", "aggregates.json", "hosts/*/aggregates",
 				 "hosts/*/gpu_type" } },
-	[CLASS_HOSTS] = { { "hosts", "hosts.json" }, { "hosts", "hosts.json" } },
-	[CLASS_FLAVORS] = { { "flavors", "flavors.json" }, { "flavors", "flavors.json" } },
-	[CLASS_PROJECTS] = { { "quotas", "projects.json" }, { "quotas", "projects.json" } },
-	[CLASS_QUOTAS] = { { "quotas" }, { "quotas/*/compute", "quotas/*/compute.json" } },
-	[CLASS_SERVERS] = { { NULL }, { "hosts/*/servers.json" } },
+	[CLASS_HOSTS] = { "hosts", "hosts.json", TRUE, { "hosts", "hosts.json" } },
+	[CLASS_FLAVORS] = { "flavors", "flavors.json", TRUE, { "flavors", "flavors.json" } },
+	[CLASS_PROJECTS] = { "quotas", "projects.json", FALSE, { "quotas", "projects.json" } },
+	[CLASS_QUOTAS] = { NULL, NULL, FALSE, { NULL } },  /* per project, see below */
+	[CLASS_SERVERS] = { NULL, NULL, FALSE, { "hosts/*/servers.json" } },
 };
 
 struct expiry {
-	GPtrArray *patterns;     /* char* */
+	GPtrArray *patterns;      /* char* */
+	GHashTable *project_dirs; /* project id -> "quotas/<file name>", or NULL */
 	gboolean expired[CLASS_COUNT];
+	GPtrArray *changed;       /* globs to forget, owned */
 };
 
 static gboolean any_pattern_covers(const struct expiry *expiry, const char *path)
 {
 	for (guint i = 0; i < expiry->patterns->len; i++)
 		if (control_pattern_covers(expiry->patterns->pdata[i], path))
+			return TRUE;
+	return FALSE;
+}
+
+/* A pattern names `path` itself or one of its ancestors (not something below). */
+static gboolean any_pattern_contains(const struct expiry *expiry, const char *path)
+{
+	for (guint i = 0; i < expiry->patterns->len; i++)
+		if (control_glob_contains(expiry->patterns->pdata[i], path))
 			return TRUE;
 	return FALSE;
 }
@@ -722,6 +753,23 @@ static gboolean item_paths_covered(const struct expiry *expiry, const char *dir,
 	return FALSE;
 }
 
+static gboolean collection_matches(const struct expiry *expiry, enum data_class data_class,
+				   const struct cache_value *value)
+{
+	const char *dir = class_paths[data_class].dir;
+
+	if (any_pattern_covers(expiry, class_paths[data_class].json))
+		return TRUE;
+	if (!class_paths[data_class].items_hold_data)
+		return any_pattern_contains(expiry, dir);
+	if (any_pattern_covers(expiry, dir))
+		return TRUE;
+	/* Bare globs such as '*h100*' select items by name. */
+	return value != NULL &&
+	       item_paths_covered(expiry, dir, ((const struct model *)cache_value_data(value))
+						       ->collection);
+}
+
 /* A cache_match_fn: does any written pattern touch this entry's data? */
 static gboolean entry_matches(enum data_class data_class, const char *key,
 			      const struct cache_value *value, gpointer user_data)
@@ -729,25 +777,46 @@ static gboolean entry_matches(enum data_class data_class, const char *key,
 	struct expiry *expiry = user_data;
 	gboolean hit = FALSE;
 
-	for (int i = 0; !hit && i < 3 && class_paths[data_class].anchors[i]; i++)
-		hit = any_pattern_covers(expiry, class_paths[data_class].anchors[i]);
-	if (!hit && data_class == CLASS_SERVERS && key != NULL) {
+	if (data_class == CLASS_QUOTAS) {
+		const char *dir = expiry->project_dirs && key
+					  ? g_hash_table_lookup(expiry->project_dirs, key)
+					  : NULL;
+
+		hit = any_pattern_covers(expiry, dir ? dir : "quotas");
+		if (hit)
+			g_ptr_array_add(expiry->changed, g_strdup(dir ? dir : "quotas"));
+	} else if (data_class == CLASS_SERVERS) {
 		g_autofree char *file_name = names_encode(key);
 		g_autofree char *path = g_strconcat("hosts/", file_name, "/servers.json", NULL);
 
-		hit = any_pattern_covers(expiry, path);
-	}
-	if (!hit && value != NULL) {
-		const struct model *model = cache_value_data(value);
-
-		/* Bare globs such as '*h100*' select items by name. */
-		if (model->collection != NULL && class_paths[data_class].anchors[0] != NULL)
-			hit = item_paths_covered(expiry, class_paths[data_class].anchors[0],
-						 model->collection);
+		hit = key != NULL && any_pattern_covers(expiry, path);
+	} else if (class_paths[data_class].dir != NULL) {
+		hit = collection_matches(expiry, data_class, value);
 	}
 	if (hit)
 		expiry->expired[data_class] = TRUE;
 	return hit;
+}
+
+/* Project id -> "quotas/<file name>", from the projects held now (no fetch). */
+static GHashTable *project_dirs(struct tree *tree)
+{
+	g_autoptr(cache_value) value = cache_peek(tree->cache, CLASS_PROJECTS, NULL);
+
+	if (value == NULL)
+		return NULL;
+	const struct model_collection *projects =
+		((const struct model *)cache_value_data(value))->collection;
+	GHashTable *dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+	for (guint i = 0; i < projects->items->len; i++) {
+		const struct model_item *item = projects->items->pdata[i];
+
+		if (item->id != NULL)
+			g_hash_table_replace(dirs, g_strdup(item->id),
+					     g_strconcat("quotas/", item->file_name, NULL));
+	}
+	return dirs;
 }
 
 static gboolean invalidate(struct tree *tree, const char *data, gsize len, GError **error)
@@ -759,13 +828,14 @@ static gboolean invalidate(struct tree *tree, const char *data, gsize len, GErro
 	if (patterns->len == 0)
 		return TRUE;
 
-	struct expiry expiry = { .patterns = patterns };
+	g_autoptr(GHashTable) dirs = project_dirs(tree);
+	g_autoptr(GPtrArray) globs = g_ptr_array_new_with_free_func(g_free);
+	struct expiry expiry = { .patterns = patterns, .project_dirs = dirs, .changed = globs };
 	guint expired = cache_expire(tree->cache, entry_matches, &expiry);
-	g_autoptr(GPtrArray) globs = g_ptr_array_new();
 
 	for (int c = 0; c < CLASS_COUNT; c++)
 		for (int i = 0; expiry.expired[c] && i < 5 && class_paths[c].changed[i]; i++)
-			g_ptr_array_add(globs, (gpointer)class_paths[c].changed[i]);
+			g_ptr_array_add(globs, g_strdup(class_paths[c].changed[i]));
 	g_ptr_array_add(globs, NULL);
 	g_info("invalidate: %u pattern(s), %u cache entries expired", patterns->len, expired);
 	if (tree->changed != NULL && globs->len > 1)

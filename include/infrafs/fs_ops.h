@@ -1,9 +1,11 @@
 /* fs_ops: the libfuse low-level operations. Each handler decodes a request,
  * asks the tree, and replies exactly once; no policy lives here.
  *
- * Open files hold a reference on the bytes they opened (one consistent
- * snapshot per open, whatever refreshes land meanwhile); open directories
- * hold the listing they opened. Writes to control files are buffered per
+ * Every inode is one version of a path (see inode.h): the kernel may keep
+ * its pages and attributes, and an open that finds its inode outdated
+ * answers ESTALE so that the kernel looks the path up again. Open files
+ * hold a reference on the bytes they opened (one consistent snapshot per
+ * open); open directories hold the listing they opened. Writes to control files are buffered per
  * open file until a newline, so a line may arrive in several writes. */
 #pragma once
 

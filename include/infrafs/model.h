@@ -74,6 +74,7 @@ struct model {
 	struct model_collection *collection;
 	struct model_document *document;
 	gsize size_bytes;            /* approximate memory held */
+	guint64 content_hash;        /* of the rendered JSON: equal data, equal hash */
 };
 
 /* Digest a backend_fetch() result for `data_class`. Consumes nothing: `json`
@@ -81,6 +82,9 @@ struct model {
  * has the wrong shape. */
 struct model *model_build(enum data_class data_class, json_object *json, GError **error);
 void model_free(struct model *model);
+
+/* A 64-bit FNV-1a hash of `bytes`, continuing from `seed` (0 to start). */
+guint64 model_hash_bytes(GBytes *bytes, guint64 seed);
 
 /* A collection's item by file name, or NULL. */
 gconstpointer model_find(const struct model_collection *collection, const char *file_name);

@@ -27,6 +27,8 @@ struct tree_attr {
 	gint64 mtime_wall_us;   /* when the data was fetched */
 	double cache_s;         /* how long the kernel may keep this attr/entry */
 	gboolean volatile_data; /* content may change on every read (stats) */
+	guint64 version;        /* files: changes whenever the content does; 0 for
+				 * directories and volatile files */
 };
 
 struct tree_dirent {

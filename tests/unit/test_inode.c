@@ -1,4 +1,4 @@
-/* Unit tests for inode: inode numbers <-> tree paths, lookup counts, opens. */
+/* Unit tests for inode: inode numbers <-> path versions, lookup counts. */
 #include <string.h>
 
 #include <glib.h>
@@ -8,10 +8,34 @@
 typedef struct inode_table inode_table;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(inode_table, inode_table_free)
 
+/* A file of `size` bytes at content version `version`. */
+static guint64 ref_version(struct inode_table *table, const char *path, guint64 version,
+			   gsize size)
+{
+	struct tree_attr attr = { .kind = TREE_FILE, .mode = 0444, .size = size,
+				  .version = version };
+
+	return inode_table_ref(table, path, &attr);
+}
+
+static guint64 ref(struct inode_table *table, const char *path)
+{
+	return ref_version(table, path, 1, 0);
+}
+
+/* The inode's path (a copy), or NULL when unknown. */
+static char *path_of(struct inode_table *table, guint64 ino)
+{
+	char *path = NULL;
+
+	inode_table_get(table, ino, &path, NULL);
+	return path;
+}
+
 static void test_root(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	g_autofree char *path = inode_table_path(table, INODE_ROOT);
+	g_autofree char *path = path_of(table, INODE_ROOT);
 
 	g_assert_cmpstr(path, ==, "");
 	g_assert_cmpuint(inode_table_find(table, ""), ==, INODE_ROOT);
@@ -23,7 +47,7 @@ static void test_root_never_forgotten(void)
 	g_autoptr(inode_table) table = inode_table_new();
 
 	inode_table_forget(table, INODE_ROOT, 1000);
-	g_autofree char *path = inode_table_path(table, INODE_ROOT);
+	g_autofree char *path = path_of(table, INODE_ROOT);
 
 	g_assert_cmpstr(path, ==, "");
 	g_assert_cmpuint(inode_table_size(table), ==, 1);
@@ -32,17 +56,17 @@ static void test_root_never_forgotten(void)
 static void test_ref_assigns_numbers(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	guint64 hosts = inode_table_ref(table, "hosts");
-	guint64 flavors = inode_table_ref(table, "flavors");
+	guint64 hosts = ref(table, "hosts");
+	guint64 flavors = ref(table, "flavors");
 
 	g_assert_cmpuint(hosts, !=, INODE_ROOT);
 	g_assert_cmpuint(hosts, !=, 0);
 	g_assert_cmpuint(flavors, !=, hosts);
 	/* The same path keeps its number. */
-	g_assert_cmpuint(inode_table_ref(table, "hosts"), ==, hosts);
+	g_assert_cmpuint(ref(table, "hosts"), ==, hosts);
 	g_assert_cmpuint(inode_table_find(table, "hosts"), ==, hosts);
 
-	g_autofree char *path = inode_table_path(table, flavors);
+	g_autofree char *path = path_of(table, flavors);
 
 	g_assert_cmpstr(path, ==, "flavors");
 	g_assert_cmpuint(inode_table_size(table), ==, 3);
@@ -53,7 +77,7 @@ static void test_find_unknown(void)
 	g_autoptr(inode_table) table = inode_table_new();
 
 	g_assert_cmpuint(inode_table_find(table, "hosts/nope"), ==, 0);
-	g_assert_null(inode_table_path(table, 12345));
+	g_assert_null(path_of(table, 12345));
 	/* Looking does not create. */
 	g_assert_cmpuint(inode_table_size(table), ==, 1);
 }
@@ -61,16 +85,16 @@ static void test_find_unknown(void)
 static void test_forget_frees_at_zero(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	guint64 ino = inode_table_ref(table, "hosts/a/state");
+	guint64 ino = ref(table, "hosts/a/state");
 
-	g_assert_cmpuint(inode_table_ref(table, "hosts/a/state"), ==, ino);
+	g_assert_cmpuint(ref(table, "hosts/a/state"), ==, ino);
 	inode_table_forget(table, ino, 1);
 
-	g_autofree char *still = inode_table_path(table, ino);
+	g_autofree char *still = path_of(table, ino);
 
 	g_assert_cmpstr(still, ==, "hosts/a/state");
 	inode_table_forget(table, ino, 1);
-	g_assert_null(inode_table_path(table, ino));
+	g_assert_null(path_of(table, ino));
 	g_assert_cmpuint(inode_table_find(table, "hosts/a/state"), ==, 0);
 	g_assert_cmpuint(inode_table_size(table), ==, 1);
 }
@@ -81,7 +105,7 @@ static void test_forget_counts_in_bulk(void)
 	guint64 ino = 0;
 
 	for (int i = 0; i < 5; i++)
-		ino = inode_table_ref(table, "x");
+		ino = ref(table, "x");
 	inode_table_forget(table, ino, 4);
 	g_assert_cmpuint(inode_table_find(table, "x"), ==, ino);
 	inode_table_forget(table, ino, 1);
@@ -91,7 +115,7 @@ static void test_forget_counts_in_bulk(void)
 static void test_find_takes_no_reference(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	guint64 ino = inode_table_ref(table, "a");
+	guint64 ino = ref(table, "a");
 
 	g_assert_cmpuint(inode_table_find(table, "a"), ==, ino);
 	g_assert_cmpuint(inode_table_find(table, "a"), ==, ino);
@@ -102,10 +126,10 @@ static void test_find_takes_no_reference(void)
 static void test_forget_more_than_held(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	guint64 ino = inode_table_ref(table, "a");
+	guint64 ino = ref(table, "a");
 
 	inode_table_forget(table, ino, 100);
-	g_assert_null(inode_table_path(table, ino));
+	g_assert_null(path_of(table, ino));
 	/* Unknown inodes are ignored. */
 	inode_table_forget(table, ino, 1);
 	inode_table_forget(table, 999, 1);
@@ -115,68 +139,76 @@ static void test_forget_more_than_held(void)
 static void test_numbers_never_reused(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	guint64 first = inode_table_ref(table, "a");
+	guint64 first = ref(table, "a");
 
 	inode_table_forget(table, first, 1);
-	guint64 second = inode_table_ref(table, "a");
-	guint64 other = inode_table_ref(table, "b");
+	guint64 second = ref(table, "a");
+	guint64 other = ref(table, "b");
 
 	g_assert_cmpuint(second, !=, first);
 	g_assert_cmpuint(other, !=, first);
 	g_assert_cmpuint(other, !=, second);
-	g_assert_null(inode_table_path(table, first));
+	g_assert_null(path_of(table, first));
 }
 
-static void test_note_open_unchanged(void)
+static void test_version_same_keeps_inode(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	guint64 ino = inode_table_ref(table, "hosts/a/state");
+	guint64 ino = ref_version(table, "hosts/a/state", 42, 3);
 
-	/* First open: nothing to compare with. */
-	g_assert_false(inode_table_note_open(table, ino, 1000, 3));
-	g_assert_true(inode_table_note_open(table, ino, 1000, 3));
-	g_assert_true(inode_table_note_open(table, ino, 1000, 3));
-	/* Refetched: a new mtime. */
-	g_assert_false(inode_table_note_open(table, ino, 2000, 3));
-	g_assert_true(inode_table_note_open(table, ino, 2000, 3));
-	/* Same mtime, other size. */
-	g_assert_false(inode_table_note_open(table, ino, 2000, 5));
-	g_assert_true(inode_table_note_open(table, ino, 2000, 5));
+	/* Refetched with the same content: the same inode, pages stay good. */
+	g_assert_cmpuint(ref_version(table, "hosts/a/state", 42, 3), ==, ino);
+	g_assert_cmpuint(inode_table_size(table), ==, 2);
 }
 
-static void test_note_open_first_is_never_unchanged(void)
+static void test_version_change_makes_new_inode(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	guint64 ino = inode_table_ref(table, "empty");
+	guint64 old = ref_version(table, "hosts/a/state", 42, 3);
+	guint64 new = ref_version(table, "hosts/a/state", 43, 5);
+	struct tree_attr attr;
 
-	/* Even an empty file with a zero mtime has no earlier open to match. */
-	g_assert_false(inode_table_note_open(table, ino, 0, 0));
-	g_assert_true(inode_table_note_open(table, ino, 0, 0));
+	g_assert_cmpuint(new, !=, old);
+	g_assert_cmpuint(inode_table_find(table, "hosts/a/state"), ==, new);
+	/* The old version keeps its own attributes for files still open. */
+	g_assert_true(inode_table_get(table, old, NULL, &attr));
+	g_assert_cmpuint(attr.size, ==, 3);
+	g_assert_cmpuint(attr.version, ==, 42);
+	g_assert_true(inode_table_get(table, new, NULL, &attr));
+	g_assert_cmpuint(attr.size, ==, 5);
 }
 
-static void test_note_open_per_inode(void)
+static void test_version_forget_old_keeps_current(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	guint64 a = inode_table_ref(table, "a");
-	guint64 b = inode_table_ref(table, "b");
+	guint64 old = ref_version(table, "a", 1, 1);
+	guint64 new = ref_version(table, "a", 2, 2);
 
-	g_assert_false(inode_table_note_open(table, a, 1000, 3));
-	g_assert_false(inode_table_note_open(table, b, 1000, 3));
-	g_assert_true(inode_table_note_open(table, a, 1000, 3));
+	inode_table_forget(table, old, 1);
+	g_assert_null(path_of(table, old));
+	g_assert_cmpuint(inode_table_find(table, "a"), ==, new);
+	g_autofree char *path = path_of(table, new);
+
+	g_assert_cmpstr(path, ==, "a");
+	inode_table_forget(table, new, 1);
+	g_assert_cmpuint(inode_table_find(table, "a"), ==, 0);
+	g_assert_cmpuint(inode_table_size(table), ==, 1);
 }
 
-static void test_note_open_unknown_or_forgotten(void)
+static void test_version_forget_current_keeps_old(void)
 {
 	g_autoptr(inode_table) table = inode_table_new();
-	guint64 ino = inode_table_ref(table, "a");
+	guint64 old = ref_version(table, "a", 1, 1);
+	guint64 new = ref_version(table, "a", 2, 2);
 
-	g_assert_false(inode_table_note_open(table, 999, 1000, 3));
-	g_assert_false(inode_table_note_open(table, ino, 1000, 3));
-	inode_table_forget(table, ino, 1);
-	guint64 again = inode_table_ref(table, "a");
+	/* The current version goes first; the old one still answers. */
+	inode_table_forget(table, new, 1);
+	g_assert_cmpuint(inode_table_find(table, "a"), ==, 0);
+	g_autofree char *path = path_of(table, old);
 
-	/* A new inode: what the old one saw does not carry over. */
-	g_assert_false(inode_table_note_open(table, again, 1000, 3));
+	g_assert_cmpstr(path, ==, "a");
+	/* A later lookup at the old version is a new inode: old ones are not revived. */
+	g_assert_cmpuint(ref_version(table, "a", 1, 1), !=, old);
 }
 
 static gboolean under_hosts(const char *path, gpointer user_data)
@@ -199,9 +231,9 @@ static void test_foreach_matching(void)
 	g_autoptr(inode_table) table = inode_table_new();
 	g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
 
-	inode_table_ref(table, "hosts");
-	inode_table_ref(table, "hosts/a/state");
-	inode_table_ref(table, "flavors");
+	ref(table, "hosts");
+	ref(table, "hosts/a/state");
+	ref(table, "flavors");
 	inode_table_foreach_matching(table, under_hosts, collect, paths);
 	g_ptr_array_sort(paths, compare_paths);
 
@@ -225,11 +257,13 @@ int main(int argc, char *argv[])
 	g_test_add_func("/inode/forget/counts-in-bulk", test_forget_counts_in_bulk);
 	g_test_add_func("/inode/forget/more-than-held", test_forget_more_than_held);
 	g_test_add_func("/inode/numbers/never-reused", test_numbers_never_reused);
-	g_test_add_func("/inode/open/unchanged", test_note_open_unchanged);
-	g_test_add_func("/inode/open/first-is-never-unchanged",
-			test_note_open_first_is_never_unchanged);
-	g_test_add_func("/inode/open/per-inode", test_note_open_per_inode);
-	g_test_add_func("/inode/open/unknown-or-forgotten", test_note_open_unknown_or_forgotten);
+	g_test_add_func("/inode/version/same-keeps-inode", test_version_same_keeps_inode);
+	g_test_add_func("/inode/version/change-makes-new-inode",
+			test_version_change_makes_new_inode);
+	g_test_add_func("/inode/version/forget-old-keeps-current",
+			test_version_forget_old_keeps_current);
+	g_test_add_func("/inode/version/forget-current-keeps-old",
+			test_version_forget_current_keeps_old);
 	g_test_add_func("/inode/foreach/matching", test_foreach_matching);
 
 	return g_test_run();

@@ -1,0 +1,105 @@
+"""Fixtures: the fake cloud (shared, reset before each test, or private for
+tests that change its data) and `mount`, a factory of infrafs mounts that
+always unmounts, stops the PID it started, and requires exit code 0 and a
+clean log."""
+
+import os
+import shutil
+
+import pytest
+
+import helpers
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Lets fixtures see in their teardown whether the test failed.
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
+def _require_fuse():
+    if not os.path.exists("/dev/fuse") or shutil.which("fusermount3") is None:
+        pytest.skip("needs /dev/fuse and fusermount3")
+
+
+@pytest.fixture(scope="session")
+def _shared_cloud(tmp_path_factory):
+    _require_fuse()
+    # Under pytest's base temp, kept for the last few runs: the command
+    # lines printed on failure refer to its openrc.
+    workdir = tmp_path_factory.mktemp("cloud")
+    cloud = helpers.FakeCloud(str(workdir)).start()
+    yield cloud
+    code = cloud.stop()
+    assert code == 0, "fake cloud exited with %s:\n%s" % (code, cloud.stderr_tail())
+
+
+@pytest.fixture
+def cloud(_shared_cloud):
+    """The shared fake cloud with counters, latency and failures reset.
+    Tests using it must not change its data (use private_cloud for that)."""
+    assert _shared_cloud.alive(), "fake cloud died:\n" + _shared_cloud.stderr_tail()
+    _shared_cloud.reset()
+    yield _shared_cloud
+    _shared_cloud.reset()
+
+
+@pytest.fixture
+def private_cloud(tmp_path):
+    """A fake cloud of this test's own, free to be changed."""
+    _require_fuse()
+    workdir = tmp_path / "cloud"
+    workdir.mkdir()
+    cloud = helpers.FakeCloud(str(workdir)).start()
+    yield cloud
+    code = cloud.stop()
+    assert code == 0, "fake cloud exited with %s:\n%s" % (code, cloud.stderr_tail())
+
+
+@pytest.fixture
+def mount(request, tmp_path):
+    """mount(*opts, cloud=None) -> helpers.Mount, mounted and ready.
+
+    Uses the `cloud` fixture unless another cloud is given. Teardown
+    unmounts, waits for the daemon, and asserts exit code 0 and no warning,
+    critical or error lines in its log; on any failure it prints a command
+    line that reproduces the mount and the log's tail."""
+    if not os.access(helpers.INFRAFS_BIN, os.X_OK):
+        pytest.fail("no infrafs binary at %s: build it with `ninja -C build` or set "
+                    "INFRAFS_BIN" % helpers.INFRAFS_BIN, pytrace=False)
+    mounts = []
+
+    def make(*opts, cloud=None, timeout_s=10):
+        if cloud is None:
+            cloud = request.getfixturevalue("cloud")
+        n = len(mounts)
+        mountpoint = tmp_path / ("mnt%d" % n)
+        mountpoint.mkdir()
+        all_opts = ["timeout=%d" % timeout_s, *opts] if timeout_s else list(opts)
+        m = helpers.Mount(cloud, str(mountpoint), all_opts,
+                          str(tmp_path / ("infrafs%d.log" % n)))
+        mounts.append(m)
+        return m.start()
+
+    yield make
+
+    problems = []
+    for m in reversed(mounts):
+        if m.proc is None:
+            continue
+        code = m.stop()
+        if m.mounted():
+            problems.append(m.describe("mount point still mounted after teardown"))
+        if code != 0:
+            problems.append(m.describe("infrafs exited with %s, not 0" % code))
+        bad = m.bad_log_lines()
+        if bad:
+            problems.append(m.describe("log has %d warning/critical/error line(s):\n    %s"
+                                       % (len(bad), "\n    ".join(bad))))
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed and not problems:
+        for m in mounts:
+            print(m.describe("test failed; mount %s" % m.mountpoint))
+    assert not problems, "\n\n".join(problems)
