@@ -273,6 +273,43 @@ static void list_views(struct walk *walk, const struct view *views, gsize n)
 		add_entry(walk, views[i].name, views[i].kind);
 }
 
+enum step {
+	STEP_FAILED,  /* *error is set */
+	STEP_DONE,    /* the walk is answered */
+	STEP_DEEPER,  /* a path below an item: the caller goes on */
+};
+
+/* The shape every collection shares: /<dir> lists the items, /<dir>/<item>
+ * lists `views`; deeper paths are the caller's, given *item. */
+static enum step walk_collection(struct walk *walk, enum data_class data_class,
+				 const struct view *views, gsize n_views,
+				 const struct model_item **item, GError **error)
+{
+	const struct model *model = need(walk, data_class, NULL, error);
+
+	if (model == NULL)
+		return STEP_FAILED;
+	if (walk->n_parts == 1) {
+		set_dir(walk);
+		list_collection(walk, model->collection);
+		return STEP_DONE;
+	}
+	/* Hosts also answer to their service host name (design.md). */
+	*item = data_class == CLASS_HOSTS
+			? (const struct model_item *)model_find_host(model->collection, walk->parts[1])
+			: model_find(model->collection, walk->parts[1]);
+	if (*item == NULL) {
+		not_found(walk, error);
+		return STEP_FAILED;
+	}
+	if (walk->n_parts == 2) {
+		set_dir(walk);
+		list_views(walk, views, n_views);
+		return STEP_DONE;
+	}
+	return STEP_DEEPER;
+}
+
 /* ---- /aggregates -------------------------------------------------------- */
 
 static const struct view aggregate_views[] = {
@@ -292,26 +329,13 @@ static GBytes *render_encoded_lines(const GPtrArray *names)
 
 static gboolean walk_aggregates(struct walk *walk, GError **error)
 {
-	const struct model *model = need(walk, CLASS_AGGREGATES, NULL, error);
+	const struct model_item *item = NULL;
+	enum step step = walk_collection(walk, CLASS_AGGREGATES, aggregate_views,
+					 G_N_ELEMENTS(aggregate_views), &item, error);
 
-	if (model == NULL)
-		return FALSE;
-	const struct model_collection *aggregates = model->collection;
-
-	if (walk->n_parts == 1) {
-		set_dir(walk);
-		list_collection(walk, aggregates);
-		return TRUE;
-	}
-	const struct model_aggregate *aggregate = model_find(aggregates, walk->parts[1]);
-
-	if (aggregate == NULL)
-		return not_found(walk, error);
-	if (walk->n_parts == 2) {
-		set_dir(walk);
-		list_views(walk, aggregate_views, G_N_ELEMENTS(aggregate_views));
-		return TRUE;
-	}
+	if (step != STEP_DEEPER)
+		return step == STEP_DONE;
+	const struct model_aggregate *aggregate = (const struct model_aggregate *)item;
 	const char *view = walk->parts[2];
 
 	if (g_strcmp0(view, "metadata") == 0)
@@ -386,24 +410,14 @@ static gboolean render_host_gpu_type(struct walk *walk, const struct model_host 
 
 static gboolean walk_hosts(struct walk *walk, GError **error)
 {
-	const struct model *model = need(walk, CLASS_HOSTS, NULL, error);
+	const struct model_item *item = NULL;
+	enum step step = walk_collection(walk, CLASS_HOSTS, host_views, G_N_ELEMENTS(host_views),
+					 &item, error);
 
-	if (model == NULL)
-		return FALSE;
-	if (walk->n_parts == 1) {
-		set_dir(walk);
-		list_collection(walk, model->collection);
-		return TRUE;
-	}
-	const struct model_host *host = model_find_host(model->collection, walk->parts[1]);
+	if (step != STEP_DEEPER)
+		return step == STEP_DONE;
+	const struct model_host *host = (const struct model_host *)item;
 
-	if (host == NULL)
-		return not_found(walk, error);
-	if (walk->n_parts == 2) {
-		set_dir(walk);
-		list_views(walk, host_views, G_N_ELEMENTS(host_views));
-		return TRUE;
-	}
 	if (walk->n_parts != 3)
 		return not_found(walk, error);
 
@@ -439,24 +453,14 @@ static const struct view flavor_views[] = {
 
 static gboolean walk_flavors(struct walk *walk, GError **error)
 {
-	const struct model *model = need(walk, CLASS_FLAVORS, NULL, error);
+	const struct model_item *item = NULL;
+	enum step step = walk_collection(walk, CLASS_FLAVORS, flavor_views,
+					 G_N_ELEMENTS(flavor_views), &item, error);
 
-	if (model == NULL)
-		return FALSE;
-	if (walk->n_parts == 1) {
-		set_dir(walk);
-		list_collection(walk, model->collection);
-		return TRUE;
-	}
-	const struct model_flavor *flavor = model_find(model->collection, walk->parts[1]);
+	if (step != STEP_DEEPER)
+		return step == STEP_DONE;
+	const struct model_flavor *flavor = (const struct model_flavor *)item;
 
-	if (flavor == NULL)
-		return not_found(walk, error);
-	if (walk->n_parts == 2) {
-		set_dir(walk);
-		list_views(walk, flavor_views, G_N_ELEMENTS(flavor_views));
-		return TRUE;
-	}
 	if (g_strcmp0(walk->parts[2], "extra_specs") == 0)
 		return walk_values(walk, &flavor->extra_specs, 3, error);
 	if (walk->n_parts == 3 && g_strcmp0(walk->parts[2], "flavor.json") == 0)
@@ -473,25 +477,13 @@ static const struct view quota_views[] = {
 
 static gboolean walk_quotas(struct walk *walk, GError **error)
 {
-	const struct model *model = need(walk, CLASS_PROJECTS, NULL, error);
+	const struct model_item *project = NULL;
+	enum step step = walk_collection(walk, CLASS_PROJECTS, quota_views,
+					 G_N_ELEMENTS(quota_views), &project, error);
 
-	if (model == NULL)
-		return FALSE;
-	if (walk->n_parts == 1) {
-		set_dir(walk);
-		list_collection(walk, model->collection);
-		return TRUE;
-	}
-	const struct model_project *project = model_find(model->collection, walk->parts[1]);
-
-	if (project == NULL || project->item.id == NULL)
-		return not_found(walk, error);
-	if (walk->n_parts == 2) {
-		set_dir(walk);
-		list_views(walk, quota_views, G_N_ELEMENTS(quota_views));
-		return TRUE;
-	}
-	if (walk->n_parts != 3)
+	if (step != STEP_DEEPER)
+		return step == STEP_DONE;
+	if (walk->n_parts != 3 || project->id == NULL)
 		return not_found(walk, error);
 
 	const char *view = walk->parts[2];
@@ -500,7 +492,7 @@ static gboolean walk_quotas(struct walk *walk, GError **error)
 	if (!want_json && g_strcmp0(view, "compute") != 0)
 		return not_found(walk, error);
 
-	const struct model *quota = need(walk, CLASS_QUOTAS, project->item.id, error);
+	const struct model *quota = need(walk, CLASS_QUOTAS, project->id, error);
 
 	if (quota == NULL)
 		return FALSE;
