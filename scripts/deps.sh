@@ -8,7 +8,7 @@ packages=(
 	libfuse3-dev fuse3 libcurl4-openssl-dev libjson-c-dev libglib2.0-dev libyaml-dev
 	libhiredis-dev
 	python3 python3-pytest python3-openstackclient
-	jq attr procps groff-base
+	jq attr procps groff-base curl shellcheck
 )
 
 missing=()

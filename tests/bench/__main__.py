@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -83,6 +84,24 @@ class Cloud:
         self.proc.wait(timeout=10)
 
 
+def fetch_all_pages(cloud, token):
+    """The backend's own serial page chain for the hypervisor list."""
+    headers = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.90"}
+    path = "/compute/v2.1/os-hypervisors/detail"
+    pages = 0
+    while path:
+        _, body = cloud.call("GET", path, headers=headers)
+        page = json.loads(body)
+        pages += 1
+        nxt = [link["href"] for link in page.get("hypervisors_links", [])
+               if link.get("rel") == "next"]
+        path = None
+        if nxt and page["hypervisors"]:
+            marker = urllib.parse.parse_qs(urllib.parse.urlparse(nxt[0]).query)["marker"][0]
+            path = "/compute/v2.1/os-hypervisors/detail?marker=" + marker
+    return pages
+
+
 def readloop(binary, mode, path, count):
     out = subprocess.run([binary, mode, path, str(count)], check=True, capture_output=True,
                          text=True).stdout
@@ -134,9 +153,7 @@ def bench(args):
             samples = []
             for _ in range(5):
                 start = time.perf_counter()
-                cloud.call("GET", "/compute/v2.1/os-hypervisors/detail",
-                           headers={"X-Auth-Token": token,
-                                    "OpenStack-API-Version": "compute 2.90"})
+                pages = fetch_all_pages(cloud, token)
                 samples.append(time.perf_counter() - start)
             direct_s = sorted(samples)[len(samples) // 2]
             cold = []
@@ -168,8 +185,8 @@ def report(results):
                   f"{r['infrafs']['per_second']:>10.0f} {r['tmpfs']['per_second']:>10.0f}")
     cold = results["cold hosts.json"]
     print(f"cold hosts.json ({cold['hosts']} hosts): {cold['infrafs_s'] * 1000:.1f} ms through "
-          f"infrafs vs {cold['backend_direct_s'] * 1000:.1f} ms for the backend's own "
-          f"response ({cold['ratio']:.2f}x)")
+          f"infrafs vs {cold['backend_direct_s'] * 1000:.1f} ms for the backend's own serial "
+          f"page chain ({cold['ratio']:.2f}x)")
     print(f"backend requests during the warm loops: "
           f"{results['backend requests during warm loops']}")
 
