@@ -2,7 +2,6 @@
  * teardown in reverse. Owns the lifetime of every module. */
 #include <curl/curl.h>
 #include <fuse_lowlevel.h>
-#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,13 +23,9 @@
 #include "infrafs/os_auth.h"
 #include "infrafs/tree.h"
 
-/* Threads serving requests; reads block on fetches, so allow plenty. */
-#define MAIN_MAX_THREADS 64
-#define MAIN_MAX_IDLE_THREADS 8
-/* What fuse_parse_cmdline() leaves when -o max_threads / max_idle_threads
- * were not given (libfuse 3.14). */
-#define FUSE_CMDLINE_DEFAULT_MAX_THREADS 10
-#define FUSE_CMDLINE_DEFAULT_IDLE_THREADS UINT_MAX
+/* Threads serving requests; reads block on fetches, so allow plenty. Put
+ * first on the command line, so that the user's -o options override them. */
+#define MAIN_THREAD_DEFAULTS "-omax_threads=64,max_idle_threads=8"
 #define MAIN_ERROR_LOG_CAPACITY 100
 
 static const char usage_text[] =
@@ -193,14 +188,8 @@ static int serve(struct daemon *d, const struct fuse_cmdline_opts *cmdline)
 		struct fuse_loop_config *loop = fuse_loop_cfg_create();
 
 		fuse_loop_cfg_set_clone_fd(loop, cmdline->clone_fd);
-		fuse_loop_cfg_set_max_threads(
-			loop, cmdline->max_threads != FUSE_CMDLINE_DEFAULT_MAX_THREADS
-				      ? cmdline->max_threads
-				      : MAIN_MAX_THREADS);
-		fuse_loop_cfg_set_idle_threads(
-			loop, cmdline->max_idle_threads != FUSE_CMDLINE_DEFAULT_IDLE_THREADS
-				      ? cmdline->max_idle_threads
-				      : MAIN_MAX_IDLE_THREADS);
+		fuse_loop_cfg_set_max_threads(loop, cmdline->max_threads);
+		fuse_loop_cfg_set_idle_threads(loop, cmdline->max_idle_threads);
 		status = fuse_session_loop_mt(d->session, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
@@ -219,7 +208,9 @@ int main(int argc, char *argv[])
 	int status = 1;
 
 	config_init(&d.config);
+	/* fuse_opt_parse leaves `args` allocated, which inserting needs. */
 	if (fuse_opt_parse(&args, &options, option_spec, take_option) != 0 ||
+	    fuse_opt_insert_arg(&args, 1, MAIN_THREAD_DEFAULTS) != 0 ||
 	    fuse_parse_cmdline(&args, &cmdline) != 0)
 		goto out_args;
 	if (options.help || cmdline.show_help) {
