@@ -12,26 +12,38 @@ struct cache_value {
 	gsize size_bytes;
 	gint64 fetched_wall_us;
 	gint64 fetched_mono_us;
-	gint64 expires_mono_us;
+	const guint *ttl_s;         /* the class's TTL in the cache, read atomically:
+				     * a TTL changed at run time applies at once */
 };
 
 struct cache_entry {
 	enum data_class data_class;
 	char *key;                  /* NULL for whole collections */
 	struct cache_value *value;  /* last good value, or NULL */
-	gint64 expires_mono_us;     /* fresh until then (0: expired) */
 	guint64 generation;         /* bumped by every expiry */
 	gboolean loading;           /* a reader is running the loader */
 	guint64 loads_done;         /* completed loads, to tell waiters apart */
 	GError *load_error;         /* error of the last load, if it failed */
+	gboolean hard_expired;      /* expired on request: no grace window */
+	gint64 failed_mono_us;      /* when the last load failed */
 	GCond loaded;               /* broadcast when a load completes */
 };
+
+/* Background refreshes run on a few threads of the cache's own. */
+#define CACHE_REFRESH_THREADS 4
+/* After a failed fetch, an entry that still has data to serve waits this
+ * long before asking the backend again, so an outage is not hammered by
+ * every lookup and read. */
+#define CACHE_FAILURE_BACKOFF_US (2 * G_USEC_PER_SEC)
 
 struct cache {
 	GMutex lock;                /* guards everything below and every entry */
 	GHashTable *entries;        /* "class/key" -> struct cache_entry; owned */
 	guint ttl_s[CLASS_COUNT];
+	guint grace_s[CLASS_COUNT];
+	guint max_stale_s;
 	struct cache_class_stats stats[CLASS_COUNT];
+	GThreadPool *refreshers;    /* runs refresh_entry(); entries outlive it */
 	guint wait_ms;
 	cache_load_fn load;
 	GDestroyNotify free_value;
@@ -68,7 +80,13 @@ gint64 cache_value_fetched_wall_us(const struct cache_value *value)
 
 gint64 cache_value_expires_mono_us(const struct cache_value *value)
 {
-	return value->expires_mono_us;
+	return value->fetched_mono_us +
+	       (gint64)g_atomic_int_get((const gint *)value->ttl_s) * G_USEC_PER_SEC;
+}
+
+gint64 cache_value_expires_wall_us(const struct cache_value *value)
+{
+	return value->fetched_wall_us + (cache_value_expires_mono_us(value) - value->fetched_mono_us);
 }
 
 static void entry_free(gpointer data)
@@ -82,6 +100,8 @@ static void entry_free(gpointer data)
 	g_free(entry);
 }
 
+static void refresh_entry(gpointer entry, gpointer cache);
+
 struct cache *cache_new(const guint ttl_s[CLASS_COUNT], guint wait_ms, cache_load_fn load,
 			GDestroyNotify free_value, gpointer user_data)
 {
@@ -94,6 +114,8 @@ struct cache *cache_new(const guint ttl_s[CLASS_COUNT], guint wait_ms, cache_loa
 	cache->load = load;
 	cache->free_value = free_value;
 	cache->user_data = user_data;
+	cache->refreshers = g_thread_pool_new(refresh_entry, cache, CACHE_REFRESH_THREADS, FALSE,
+					      NULL);
 	return cache;
 }
 
@@ -101,6 +123,8 @@ void cache_free(struct cache *cache)
 {
 	if (cache == NULL)
 		return;
+	/* Drop queued refreshes, wait for running ones: they use the entries. */
+	g_thread_pool_free(cache->refreshers, TRUE, TRUE);
 	g_hash_table_unref(cache->entries);
 	g_mutex_clear(&cache->lock);
 	g_free(cache);
@@ -131,7 +155,8 @@ static struct cache_entry *find_entry(struct cache *cache, enum data_class data_
 
 static gboolean is_fresh(const struct cache_entry *entry, gint64 now_us)
 {
-	return entry->value != NULL && now_us < entry->expires_mono_us;
+	return entry->value != NULL && !entry->hard_expired &&
+	       now_us < cache_value_expires_mono_us(entry->value);
 }
 
 /* Publish a loaded value. Call with the lock held. */
@@ -147,13 +172,13 @@ static void store_value(struct cache *cache, struct cache_entry *entry, gpointer
 	value->size_bytes = size_bytes;
 	value->fetched_wall_us = clock_wall_us();
 	value->fetched_mono_us = now_us;
-	value->expires_mono_us = now_us + (gint64)cache->ttl_s[entry->data_class] * G_USEC_PER_SEC;
+	value->ttl_s = &cache->ttl_s[entry->data_class];
 	if (entry->value != NULL)
 		stats->bytes -= entry->value->size_bytes;
 	stats->bytes += size_bytes;
 	cache_value_unref(entry->value);
 	entry->value = value;
-	entry->expires_mono_us = value->expires_mono_us;
+	entry->hard_expired = FALSE;
 	g_clear_error(&entry->load_error);
 }
 
@@ -163,6 +188,8 @@ static gboolean run_loader(struct cache *cache, struct cache_entry *entry, GErro
 {
 	struct cache_class_stats *stats = &cache->stats[entry->data_class];
 	guint64 generation = entry->generation;
+
+	/* Keep the old value: a failed fetch never replaces good data. */
 	g_autoptr(GError) load_error = NULL;
 	gsize size_bytes = 0;
 
@@ -183,6 +210,7 @@ static gboolean run_loader(struct cache *cache, struct cache_entry *entry, GErro
 
 	if (data == NULL) {
 		stats->errors++;
+		entry->failed_mono_us = clock_mono_us();
 		g_clear_error(&entry->load_error);
 		entry->load_error = g_error_copy(load_error);
 		g_propagate_error(error, g_steal_pointer(&load_error));
@@ -199,8 +227,83 @@ static gboolean run_loader(struct cache *cache, struct cache_entry *entry, GErro
 	return stored || data == NULL;
 }
 
+/* A background refresh (GThreadPool job): load once; on failure the old
+ * value stays and is served until max_stale. */
+static void refresh_entry(gpointer data, gpointer user_data)
+{
+	struct cache *cache = user_data;
+	struct cache_entry *entry = data;
+	g_autoptr(GError) error = NULL;
+
+	g_mutex_lock(&cache->lock);
+	/* Claimed by refresh_in_background(); run_loader() sets it again. */
+	entry->loading = FALSE;
+	run_loader(cache, entry, &error);
+	g_mutex_unlock(&cache->lock);
+}
+
+/* Start one background refresh unless a load is under way. Lock held. */
+static void refresh_in_background(struct cache *cache, struct cache_entry *entry)
+{
+	if (entry->loading)
+		return;
+	entry->loading = TRUE;
+	cache->stats[entry->data_class].refreshes++;
+	g_thread_pool_push(cache->refreshers, entry, NULL);
+}
+
+/* Inside the grace window after the TTL (not after an explicit expiry). */
+static gboolean in_grace(const struct cache *cache, const struct cache_entry *entry,
+			 gint64 now_us)
+{
+	gint64 grace_us = (gint64)cache->grace_s[entry->data_class] * G_USEC_PER_SEC;
+
+	return entry->value != NULL && !entry->hard_expired && grace_us > 0 &&
+	       now_us < cache_value_expires_mono_us(entry->value) + grace_us;
+}
+
+/* A fetch failed: the last good value, when young enough, answers instead.
+ * Lock held. Returns a new reference or NULL. */
+static struct cache_value *stale_if_error(struct cache *cache, struct cache_entry *entry)
+{
+	gint64 max_stale_us = (gint64)cache->max_stale_s * G_USEC_PER_SEC;
+
+	if (entry->value == NULL || max_stale_us == 0 ||
+	    clock_mono_us() - entry->value->fetched_mono_us > max_stale_us)
+		return NULL;
+	cache->stats[entry->data_class].stale_served++;
+	return cache_value_ref(entry->value);
+}
+
+/* The one lookup behind cache_get_full() and cache_fetch_now(): with
+ * `allow_stale` FALSE, no grace, no backoff and no stale-if-error. */
+static struct cache_value *get_value(struct cache *cache, enum data_class data_class,
+				     const char *key, gboolean allow_stale, gboolean *stale,
+				     GError **error);
+
 struct cache_value *cache_get(struct cache *cache, enum data_class data_class, const char *key,
 			      GError **error)
+{
+	return get_value(cache, data_class, key, TRUE, NULL, error);
+}
+
+struct cache_value *cache_get_full(struct cache *cache, enum data_class data_class,
+				   const char *key, gboolean *stale, GError **error)
+{
+	return get_value(cache, data_class, key, TRUE, stale, error);
+}
+
+gboolean cache_fetch_now(struct cache *cache, enum data_class data_class, const char *key,
+			 GError **error)
+{
+	g_autoptr(cache_value) value = get_value(cache, data_class, key, FALSE, NULL, error);
+
+	return value != NULL;
+}
+
+static struct cache_value *get_value(struct cache *cache, enum data_class data_class,
+				     const char *key, gboolean allow_stale, gboolean *stale,
+				     GError **error)
 {
 	g_return_val_if_fail(data_class < CLASS_COUNT, NULL);
 	struct cache_value *result = NULL;
@@ -208,15 +311,35 @@ struct cache_value *cache_get(struct cache *cache, enum data_class data_class, c
 	gint64 asked_us = clock_mono_us();
 	gint64 deadline_us = asked_us + (gint64)cache->wait_ms * 1000;
 	gboolean counted = FALSE;
+	gboolean served_stale = FALSE;
+	GError *failure = NULL;
 
 	g_mutex_lock(&cache->lock);
 	struct cache_entry *entry = find_entry(cache, data_class, key, TRUE);
 
 	for (;;) {
-		if (is_fresh(entry, clock_mono_us())) {
+		gint64 now_us = clock_mono_us();
+
+		if (is_fresh(entry, now_us)) {
 			if (!counted)
 				stats->hits++;
 			result = cache_value_ref(entry->value);
+			break;
+		}
+		if (allow_stale && entry->load_error != NULL && !entry->loading &&
+		    now_us - entry->failed_mono_us < CACHE_FAILURE_BACKOFF_US &&
+		    (result = stale_if_error(cache, entry)) != NULL) {
+			/* Failing just now, with data to show: do not ask again yet. */
+			served_stale = TRUE;
+			break;
+		}
+		if (allow_stale && in_grace(cache, entry, now_us)) {
+			/* Stale-while-revalidate: answer now, refresh behind. */
+			stats->hits += !counted;
+			stats->stale_served++;
+			refresh_in_background(cache, entry);
+			result = cache_value_ref(entry->value);
+			served_stale = TRUE;
 			break;
 		}
 		if (!counted) {
@@ -237,7 +360,7 @@ struct cache_value *cache_get(struct cache *cache, enum data_class data_class, c
 					break;
 			}
 			if (entry->loading && entry->loads_done == loads_seen) {
-				g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_TIMEOUT,
+				g_set_error(&failure, INFRAFS_ERROR, INFRAFS_ERROR_TIMEOUT,
 					    "%s: gave up waiting %u ms for a fetch in progress",
 					    classes_name(data_class), cache->wait_ms);
 				break;
@@ -250,24 +373,29 @@ struct cache_value *cache_get(struct cache *cache, enum data_class data_class, c
 			}
 			if (!is_fresh(entry, clock_mono_us()) && entry->load_error != NULL) {
 				/* The fetch we waited on failed: share its error. */
-				g_propagate_error(error, g_error_copy(entry->load_error));
+				failure = g_error_copy(entry->load_error);
 				break;
 			}
 			continue;
 		}
-		GError *load_error = NULL;
-
-		if (run_loader(cache, entry, &load_error) && load_error == NULL) {
+		if (run_loader(cache, entry, &failure) && failure == NULL) {
 			result = cache_value_ref(entry->value);
 			break;
 		}
-		if (load_error != NULL) {
-			g_propagate_error(error, load_error);
+		if (failure != NULL)
 			break;
-		}
 		/* Our answer was discarded by an expiry: fetch again. */
 	}
+	if (result == NULL && allow_stale) {
+		result = stale_if_error(cache, entry);
+		served_stale = result != NULL;
+	}
+	if (result == NULL)
+		g_propagate_error(error, g_steal_pointer(&failure));
+	g_clear_error(&failure);
 	g_mutex_unlock(&cache->lock);
+	if (stale != NULL)
+		*stale = served_stale;
 	return result;
 }
 
@@ -297,7 +425,7 @@ guint cache_expire(struct cache *cache, cache_match_fn match, gpointer user_data
 
 		if (!match(entry->data_class, entry->key, entry->value, user_data))
 			continue;
-		entry->expires_mono_us = 0;
+		entry->hard_expired = TRUE;
 		entry->generation++;
 		expired++;
 	}
@@ -307,17 +435,27 @@ guint cache_expire(struct cache *cache, cache_match_fn match, gpointer user_data
 
 void cache_set_ttl(struct cache *cache, enum data_class data_class, guint ttl_s)
 {
+	/* Values read it without the lock (cache_value_expires_mono_us). */
+	g_atomic_int_set((gint *)&cache->ttl_s[data_class], (gint)ttl_s);
+}
+
+void cache_set_grace(struct cache *cache, enum data_class data_class, guint grace_s)
+{
 	g_mutex_lock(&cache->lock);
-	cache->ttl_s[data_class] = ttl_s;
+	cache->grace_s[data_class] = grace_s;
+	g_mutex_unlock(&cache->lock);
+}
+
+void cache_set_max_stale(struct cache *cache, guint max_stale_s)
+{
+	g_mutex_lock(&cache->lock);
+	cache->max_stale_s = max_stale_s;
 	g_mutex_unlock(&cache->lock);
 }
 
 guint cache_get_ttl(struct cache *cache, enum data_class data_class)
 {
-	g_mutex_lock(&cache->lock);
-	guint ttl_s = cache->ttl_s[data_class];
-	g_mutex_unlock(&cache->lock);
-	return ttl_s;
+	return (guint)g_atomic_int_get((const gint *)&cache->ttl_s[data_class]);
 }
 
 void cache_class_stats(struct cache *cache, enum data_class data_class,
@@ -326,5 +464,6 @@ void cache_class_stats(struct cache *cache, enum data_class data_class,
 	g_mutex_lock(&cache->lock);
 	*stats = cache->stats[data_class];
 	stats->ttl_s = cache->ttl_s[data_class];
+	stats->grace_s = cache->grace_s[data_class];
 	g_mutex_unlock(&cache->lock);
 }

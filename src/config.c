@@ -18,6 +18,14 @@ void config_init(struct config *config)
 	config->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
 	config->request_timeout_ms = CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
 	config->fetch_wait_ms = CONFIG_DEFAULT_FETCH_WAIT_MS;
+	config->max_stale_s = CONFIG_DEFAULT_MAX_STALE_S;
+}
+
+guint config_grace_s(const struct config *config, enum data_class data_class)
+{
+	if (config->grace_set[data_class])
+		return config->grace_s[data_class];
+	return MIN(config->ttl_s[data_class], CONFIG_MAX_DEFAULT_GRACE_S);
 }
 
 static void credentials_clear(struct os_credentials *os)
@@ -128,20 +136,27 @@ gboolean config_set_option(struct config *config, const char *key, const char *v
 	guint seconds = 0;
 
 	*is_ours = TRUE;
-	if (g_str_has_prefix(key, "ttl.")) {
+	if (g_str_has_prefix(key, "ttl.") || g_str_has_prefix(key, "grace.")) {
+		const char *class_name = strchr(key, '.') + 1;
 		enum data_class data_class;
 
-		if (!classes_from_name(key + strlen("ttl."), &data_class)) {
+		if (!classes_from_name(class_name, &data_class)) {
 			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
-				    "option %s: no data class called \"%s\"", key,
-				    key + strlen("ttl."));
+				    "option %s: no data class called \"%s\"", key, class_name);
 			return FALSE;
 		}
 		if (!parse_seconds(key, value, &seconds, error))
 			return FALSE;
-		config->ttl_s[data_class] = seconds;
+		if (key[0] == 't') {
+			config->ttl_s[data_class] = seconds;
+		} else {
+			config->grace_s[data_class] = seconds;
+			config->grace_set[data_class] = TRUE;
+		}
 		return TRUE;
 	}
+	if (g_strcmp0(key, "max_stale") == 0)
+		return parse_seconds(key, value, &config->max_stale_s, error);
 	if (g_strcmp0(key, "timeout") == 0 || g_strcmp0(key, "connect_timeout") == 0) {
 		if (!parse_seconds(key, value, &seconds, error))
 			return FALSE;

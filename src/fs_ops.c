@@ -369,6 +369,55 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
+/* The names listxattr offers, NUL-separated as the kernel wants them. */
+static const char xattr_names[] = TREE_XATTR_EXPIRES_AT "\0" TREE_XATTR_FETCHED_AT
+	"\0" TREE_XATTR_SOURCE "\0" TREE_XATTR_STALE "\0";
+
+/* Reply with `data` or its size, as getxattr and listxattr do. */
+static void reply_xattr_data(fuse_req_t req, const char *data, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, data, len);
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct tree_attr stored;
+
+	/* ls asks for security.* and system.* names on every entry: answer
+	 * those without walking the tree. */
+	if (!g_str_has_prefix(name, "user.infrafs.")) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	g_autofree char *path = path_or_reply(req, ino, &stored);
+	g_autoptr(GError) error = NULL;
+
+	if (path == NULL)
+		return;
+	g_autoptr(GHashTable) xattrs = tree_xattrs(fs_of(req)->tree, path, &error);
+
+	if (xattrs == NULL) {
+		reply_error(req, error);
+		return;
+	}
+	const char *value = g_hash_table_lookup(xattrs, name);
+
+	if (value == NULL)
+		fuse_reply_err(req, ENODATA);
+	else
+		reply_xattr_data(req, value, strlen(value), size);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	reply_xattr_data(req, xattr_names, sizeof(xattr_names) - 1, size);
+}
+
 /* The tree is the backend's: names are neither made nor removed here.
  * EACCES ("Permission denied") tells rm, mv and mkdir so plainly. */
 static void deny_name(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -433,6 +482,8 @@ static const struct fuse_lowlevel_ops ops = {
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
 	.releasedir = fs_releasedir,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
 	.mknod = deny_mknod,
 	.mkdir = deny_mkdir,
 	.unlink = deny_name,

@@ -49,6 +49,11 @@ static const char usage_text[] =
 	"    -o ttl.CLASS=SECONDS   time to live of a data class; classes and defaults:\n"
 	"                           aggregates 3600, hosts 60, flavors 3600, projects 3600,\n"
 	"                           quotas 1800, servers 10 (0 = fetch on every read)\n"
+	"    -o grace.CLASS=SECONDS past the TTL, serve the old data at once while one\n"
+	"                           background fetch refreshes it (default: the TTL,\n"
+	"                           at most 3600; 0 = always wait for the fetch)\n"
+	"    -o max_stale=SECONDS   when a fetch fails, serve data up to this old instead\n"
+	"                           of failing with EIO (default 86400; 0 = never)\n"
 	"    -o timeout=SECONDS     longest one backend request may take (default 30)\n"
 	"    -o connect_timeout=SECONDS  longest a connection may take (default 5)\n"
 	"\n";
@@ -149,6 +154,10 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 	d->inventory.error_log = d->error_log;
 	d->cache = cache_new(d->config.ttl_s, d->config.fetch_wait_ms, inventory_load,
 			     inventory_free_value, &d->inventory);
+	for (int c = 0; c < CLASS_COUNT; c++)
+		cache_set_grace(d->cache, (enum data_class)c,
+				config_grace_s(&d->config, (enum data_class)c));
+	cache_set_max_stale(d->cache, d->config.max_stale_s);
 	d->inodes = inode_table_new();
 	d->fs.inodes = d->inodes;
 	d->fs.uid = getuid();

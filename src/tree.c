@@ -39,7 +39,9 @@ struct tree {
 /* The cache values one walk relies on; released when the walk is done. */
 struct sources {
 	struct cache_value *values[TREE_MAX_SOURCES];
+	char *names[TREE_MAX_SOURCES];  /* "hosts", "servers/<key>" */
 	guint n;
+	gboolean stale;                 /* some value was served past freshness */
 };
 
 /* What a walk found. Files carry their content; directories their
@@ -88,8 +90,10 @@ static void add_entry(struct walk *walk, const char *name, enum tree_kind kind)
 
 static void sources_clear(struct sources *sources)
 {
-	for (guint i = 0; i < sources->n; i++)
+	for (guint i = 0; i < sources->n; i++) {
 		cache_value_unref(sources->values[i]);
+		g_free(sources->names[i]);
+	}
 	sources->n = 0;
 }
 
@@ -98,11 +102,18 @@ static const struct model *need(struct walk *walk, enum data_class data_class, c
 				GError **error)
 {
 	g_assert(walk->sources.n < TREE_MAX_SOURCES);
-	struct cache_value *value = cache_get(walk->tree->cache, data_class, key, error);
+	gboolean stale = FALSE;
+	struct cache_value *value =
+		cache_get_full(walk->tree->cache, data_class, key, &stale, error);
 
 	if (value == NULL)
 		return NULL;
-	walk->sources.values[walk->sources.n++] = value;
+	walk->sources.values[walk->sources.n] = value;
+	walk->sources.names[walk->sources.n] =
+		key ? g_strdup_printf("%s/%s", classes_name(data_class), key)
+		    : g_strdup(classes_name(data_class));
+	walk->sources.n++;
+	walk->sources.stale |= stale;
 	return cache_value_data(value);
 }
 
@@ -151,9 +162,18 @@ static GBytes *render_readme(struct tree *tree)
 			"Control files in .infrafs/:\n"
 			"  invalidate  write paths or globs, one per line (hosts, 'hosts/*h100*', '*'):\n"
 			"              matching data expires now and is fetched on the next read\n"
+			"  refresh     the same, but fetched again before the write returns (EIO if\n"
+			"              the backend fails)\n"
+			"  ttl         read: '<class> <seconds>' per class; write such lines to change them\n"
 			"  stats       cache counters per data class\n"
 			"  errors      the last backend errors\n"
 			"  version     version and build\n"
+			"\n"
+			"Past its time to live, data is still served for a grace window while it is\n"
+			"fetched again in the background; when a fetch fails, the last good copy is\n"
+			"served (up to max_stale old) and marked stale. Every file tells its state in\n"
+			"extended attributes: getfattr -d FILE (user.infrafs.fetched_at, expires_at,\n"
+			"stale, source).\n"
 			"\n"
 			"Time to live per data class (seconds):\n");
 	for (int c = 0; c < CLASS_COUNT; c++)
@@ -166,9 +186,10 @@ static GBytes *render_stats(struct tree *tree)
 {
 	GString *out = g_string_new(NULL);
 
-	g_string_append_printf(out, "%-11s %6s %7s %10s %8s %8s %9s %8s %7s %8s %12s\n", "class",
-			       "ttl_s", "entries", "bytes", "hits", "misses", "coalesced",
-			       "fetches", "errors", "hit_rate", "avg_fetch_ms");
+	g_string_append_printf(out, "%-11s %6s %7s %7s %10s %8s %8s %7s %9s %8s %7s %8s %12s\n",
+			       "class", "ttl_s", "grace_s", "entries", "bytes", "hits", "misses",
+			       "stale", "coalesced", "fetches", "errors", "hit_rate",
+			       "avg_fetch_ms");
 	for (int c = 0; c < CLASS_COUNT; c++) {
 		struct cache_class_stats stats;
 
@@ -181,17 +202,34 @@ static GBytes *render_stats(struct tree *tree)
 
 		g_string_append_printf(
 			out,
-			"%-11s %6u %7" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT
-			" %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT " %9" G_GUINT64_FORMAT
-			" %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT " %8.3f %12.1f\n",
-			classes_name((enum data_class)c), stats.ttl_s, stats.entries, stats.bytes,
-			stats.hits, stats.misses, stats.coalesced, stats.fetches, stats.errors,
-			hit_rate, avg_ms);
+			"%-11s %6u %7u %7" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT
+			" %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT
+			" %9" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT
+			" %8.3f %12.1f\n",
+			classes_name((enum data_class)c), stats.ttl_s, stats.grace_s, stats.entries,
+			stats.bytes, stats.hits, stats.misses, stats.stale_served,
+			stats.coalesced, stats.fetches, stats.errors, hit_rate, avg_ms);
 	}
 	return g_string_free_to_bytes(out);
 }
 
-static const char *const control_names[] = { "errors", "invalidate", "stats", "version", NULL };
+static const char *const control_names[] = { "errors", "invalidate", "refresh", "stats",
+					     "ttl",    "version",    NULL };
+
+/* Control files that take writes (mode 0600, the mounting user's). */
+static const char *const writable_names[] = { ".infrafs/invalidate", ".infrafs/refresh",
+					      ".infrafs/ttl", NULL };
+
+/* "<class> <seconds>" for every class. */
+static GBytes *render_ttls(struct tree *tree)
+{
+	GString *out = g_string_new(NULL);
+
+	for (int c = 0; c < CLASS_COUNT; c++)
+		g_string_append_printf(out, "%s %u\n", classes_name((enum data_class)c),
+				       cache_get_ttl(tree->cache, (enum data_class)c));
+	return g_string_free_to_bytes(out);
+}
 
 static gboolean walk_control(struct walk *walk, GError **error)
 {
@@ -209,8 +247,9 @@ static gboolean walk_control(struct walk *walk, GError **error)
 	const char *name = walk->parts[1];
 
 	walk->node.volatile_data = TRUE;
-	if (g_strcmp0(name, "invalidate") == 0) {
-		set_file(walk, g_bytes_new_static("", 0));
+	if (g_strcmp0(name, "invalidate") == 0 || g_strcmp0(name, "refresh") == 0 ||
+	    g_strcmp0(name, "ttl") == 0) {
+		set_file(walk, name[0] == 't' ? render_ttls(tree) : g_bytes_new_static("", 0));
 		walk->node.mode = MODE_CONTROL_WRITE;
 		walk->node.writable = TRUE;
 		return TRUE;
@@ -593,9 +632,11 @@ static void fill_attr(struct walk *walk, struct tree_attr *attr)
 		newest_wall_us = MAX(newest_wall_us, cache_value_fetched_wall_us(value));
 		cache_s = MIN(cache_s, MAX(left_s, 0.0));
 	}
-	if (walk->node.volatile_data)
+	/* Stale data is being refreshed: let the kernel ask again at once. */
+	if (walk->node.volatile_data || walk->sources.stale)
 		cache_s = 0.0;
 	memset(attr, 0, sizeof(*attr));
+	attr->stale = walk->sources.stale;
 	if (walk->node.kind == TREE_FILE && !walk->node.volatile_data) {
 		if (g_bytes_get_size(walk->node.content) <= TREE_HASH_CONTENT_MAX_BYTES) {
 			attr->version = model_hash_bytes(walk->node.content, 0);
@@ -682,9 +723,47 @@ GBytes *tree_read(struct tree *tree, const char *path, struct tree_attr *attr, G
 	return content;
 }
 
+static char *iso8601(gint64 wall_us)
+{
+	g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(wall_us / G_USEC_PER_SEC);
+
+	return when ? g_date_time_format_iso8601(when) : g_strdup("-");
+}
+
+GHashTable *tree_xattrs(struct tree *tree, const char *path, GError **error)
+{
+	struct walk walk;
+	GHashTable *xattrs = NULL;
+
+	if (walk_path(tree, path, FALSE, &walk, error)) {
+		gint64 fetched_us = 0;
+		gint64 expires_us = G_MAXINT64;
+		g_autoptr(GString) source = g_string_new(NULL);
+
+		for (guint i = 0; i < walk.sources.n; i++) {
+			const struct cache_value *value = walk.sources.values[i];
+
+			fetched_us = MAX(fetched_us, cache_value_fetched_wall_us(value));
+			expires_us = MIN(expires_us, cache_value_expires_wall_us(value));
+			g_string_append_printf(source, "%s%s", i ? "," : "", walk.sources.names[i]);
+		}
+		xattrs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+		g_hash_table_insert(xattrs, TREE_XATTR_FETCHED_AT,
+				    walk.sources.n ? iso8601(fetched_us) : g_strdup("-"));
+		g_hash_table_insert(xattrs, TREE_XATTR_EXPIRES_AT,
+				    walk.sources.n ? iso8601(expires_us) : g_strdup("-"));
+		g_hash_table_insert(xattrs, TREE_XATTR_STALE,
+				    g_strdup(walk.sources.stale ? "1" : "0"));
+		g_hash_table_insert(xattrs, TREE_XATTR_SOURCE,
+				    walk.sources.n ? g_strdup(source->str) : g_strdup("infrafs"));
+	}
+	walk_clear(&walk);
+	return xattrs;
+}
+
 gboolean tree_is_writable(struct tree *tree, const char *path)
 {
-	return g_strcmp0(path, ".infrafs/invalidate") == 0;
+	return g_strv_contains(writable_names, path);
 }
 
 /* ---- invalidation ------------------------------------------------------- */
@@ -704,12 +783,28 @@ static const struct {
 	[CLASS_HOSTS] = { "hosts", "hosts.json", TRUE, { "hosts", "hosts.json" } },
 	[CLASS_FLAVORS] = { "flavors", "flavors.json", TRUE, { "flavors", "flavors.json" } },
 	[CLASS_PROJECTS] = { "quotas", "projects.json", FALSE, { "quotas", "projects.json" } },
-	[CLASS_QUOTAS] = { NULL, NULL, FALSE, { NULL } },  /* per project, see below */
+	/* Invalidation matches quotas per project (see entry_matches). */
+	[CLASS_QUOTAS] = { NULL, NULL, FALSE, { "quotas/*/compute", "quotas/*/compute.json" } },
 	[CLASS_SERVERS] = { NULL, NULL, FALSE, { "hosts/*/servers.json" } },
 };
 
+/* One cache entry that expired, to refetch it for `refresh`. */
+struct expired_key {
+	enum data_class data_class;
+	char *key;
+};
+
+static void expired_key_free(gpointer data)
+{
+	struct expired_key *expired = data;
+
+	g_free(expired->key);
+	g_free(expired);
+}
+
 struct expiry {
 	GPtrArray *patterns;      /* char* */
+	GPtrArray *keys;          /* struct expired_key, owned */
 	GHashTable *project_dirs; /* project id -> "quotas/<file name>", or NULL */
 	gboolean expired[CLASS_COUNT];
 	GPtrArray *changed;       /* globs to forget, owned */
@@ -785,8 +880,14 @@ static gboolean entry_matches(enum data_class data_class, const char *key,
 	} else if (class_paths[data_class].dir != NULL) {
 		hit = collection_matches(expiry, data_class, value);
 	}
-	if (hit)
+	if (hit) {
+		struct expired_key *expired = g_new0(struct expired_key, 1);
+
+		expired->data_class = data_class;
+		expired->key = g_strdup(key);
+		g_ptr_array_add(expiry->keys, expired);
 		expiry->expired[data_class] = TRUE;
+	}
 	return hit;
 }
 
@@ -811,7 +912,22 @@ static GHashTable *project_dirs(struct tree *tree)
 	return dirs;
 }
 
-static gboolean invalidate(struct tree *tree, const char *data, gsize len, GError **error)
+/* Tell the fs layer which paths to forget for the classes in `expired`
+ * plus the extra globs already in `globs`. */
+static void announce(struct tree *tree, const gboolean expired[CLASS_COUNT], GPtrArray *globs)
+{
+	for (int c = 0; c < CLASS_COUNT; c++)
+		for (int i = 0; expired[c] && i < 5 && class_paths[c].changed[i]; i++)
+			g_ptr_array_add(globs, g_strdup(class_paths[c].changed[i]));
+	g_ptr_array_add(globs, NULL);
+	if (tree->changed != NULL && globs->len > 1)
+		tree->changed((const char *const *)globs->pdata, tree->changed_data);
+}
+
+/* invalidate and refresh: expire what the patterns select; with `refetch`,
+ * fetch it again before returning, failing on the first backend error. */
+static gboolean expire_patterns(struct tree *tree, const char *data, gsize len,
+				gboolean refetch, GError **error)
 {
 	g_autoptr(GPtrArray) patterns = control_parse_patterns(data, len, top_names, error);
 
@@ -822,16 +938,92 @@ static gboolean invalidate(struct tree *tree, const char *data, gsize len, GErro
 
 	g_autoptr(GHashTable) dirs = project_dirs(tree);
 	g_autoptr(GPtrArray) globs = g_ptr_array_new_with_free_func(g_free);
-	struct expiry expiry = { .patterns = patterns, .project_dirs = dirs, .changed = globs };
+	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(expired_key_free);
+	struct expiry expiry = {
+		.patterns = patterns, .keys = keys, .project_dirs = dirs, .changed = globs,
+	};
 	guint expired = cache_expire(tree->cache, entry_matches, &expiry);
+	gboolean ok = TRUE;
 
-	for (int c = 0; c < CLASS_COUNT; c++)
-		for (int i = 0; expiry.expired[c] && i < 5 && class_paths[c].changed[i]; i++)
-			g_ptr_array_add(globs, g_strdup(class_paths[c].changed[i]));
-	g_ptr_array_add(globs, NULL);
-	g_info("invalidate: %u pattern(s), %u cache entries expired", patterns->len, expired);
-	if (tree->changed != NULL && globs->len > 1)
-		tree->changed((const char *const *)globs->pdata, tree->changed_data);
+	g_info("%s: %u pattern(s), %u cache entries expired", refetch ? "refresh" : "invalidate",
+	       patterns->len, expired);
+	for (guint i = 0; refetch && ok && i < keys->len; i++) {
+		const struct expired_key *key = keys->pdata[i];
+
+		ok = cache_fetch_now(tree->cache, key->data_class, key->key, error);
+		if (!ok)
+			g_prefix_error(error, "refresh of %s%s%s: ", classes_name(key->data_class),
+				       key->key ? "/" : "", key->key ? key->key : "");
+	}
+	/* Expired entries are news for the kernel even when a refetch failed. */
+	announce(tree, expiry.expired, globs);
+	return ok;
+}
+
+/* ttl: lines "<class> <seconds>"; all checked before any applies. */
+static gboolean set_ttls(struct tree *tree, const char *data, gsize len, GError **error)
+{
+	g_autofree char *text = g_strndup(data, len);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	guint ttl_s[CLASS_COUNT];
+	gboolean changed[CLASS_COUNT] = { FALSE };
+	gboolean any = FALSE;
+
+	for (int i = 0; lines[i] != NULL; i++) {
+		g_auto(GStrv) words = g_strsplit_set(g_strstrip(lines[i]), " \t", -1);
+		guint n_words = 0;
+		const char *class_name = NULL, *seconds = NULL;
+		enum data_class data_class;
+		gboolean is_ours;
+
+		for (int w = 0; words[w] != NULL; w++) {
+			if (words[w][0] == '\0')
+				continue;
+			if (n_words == 0)
+				class_name = words[w];
+			else
+				seconds = words[w];
+			n_words++;
+		}
+		if (n_words == 0)
+			continue;
+		if (n_words != 2 || !classes_from_name(class_name, &data_class)) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_INVALID,
+				    "ttl: expected \"<class> <seconds>\" (classes as listed when "
+				    "reading ttl), got \"%s\"",
+				    lines[i]);
+			return FALSE;
+		}
+		/* Reuse the -o parser for the number: same range, same messages. */
+		struct config scratch;
+		g_autofree char *option = g_strconcat("ttl.", class_name, NULL);
+
+		config_init(&scratch);
+		gboolean valid = config_set_option(&scratch, option, seconds, &is_ours, error);
+
+		config_clear(&scratch);
+		if (!valid) {
+			g_clear_error(error);
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_INVALID,
+				    "ttl: %s: expected whole seconds from 0 to 86400, got \"%s\"",
+				    class_name, seconds);
+			return FALSE;
+		}
+		ttl_s[data_class] = scratch.ttl_s[data_class];
+		changed[data_class] = any = TRUE;
+	}
+	if (!any)
+		return TRUE;
+	for (int c = 0; c < CLASS_COUNT; c++) {
+		if (!changed[c])
+			continue;
+		cache_set_ttl(tree->cache, (enum data_class)c, ttl_s[c]);
+		g_info("ttl: %s now %u s", classes_name((enum data_class)c), ttl_s[c]);
+	}
+	/* The kernel holds names and attributes for the old TTL: drop them. */
+	g_autoptr(GPtrArray) globs = g_ptr_array_new_with_free_func(g_free);
+
+	announce(tree, changed, globs);
 	return TRUE;
 }
 
@@ -839,7 +1031,11 @@ gboolean tree_write(struct tree *tree, const char *path, const char *data, gsize
 		    GError **error)
 {
 	if (g_strcmp0(path, ".infrafs/invalidate") == 0)
-		return invalidate(tree, data, len, error);
+		return expire_patterns(tree, data, len, FALSE, error);
+	if (g_strcmp0(path, ".infrafs/refresh") == 0)
+		return expire_patterns(tree, data, len, TRUE, error);
+	if (g_strcmp0(path, ".infrafs/ttl") == 0)
+		return set_ttls(tree, data, len, error);
 	g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_READ_ONLY, "/%s is not writable", path);
 	return FALSE;
 }

@@ -7,6 +7,12 @@
  * deadline). Expiring an entry (cache_expire) bumps its generation, so a
  * fetch that started before the expiry never stores its older answer.
  *
+ * Past its TTL, a value is still served at once for a grace window per
+ * class (stale-while-revalidate) while one background refresh runs on the
+ * cache's own threads. A failed fetch never replaces good data: a value
+ * younger than max_stale is served instead (stale-if-error). An explicit
+ * expiry skips the grace window but not stale-if-error.
+ *
  * Thread-safe. One mutex guards the table; it is never held while the
  * loader runs, so the loader may take any lock of the layers below. */
 #pragma once
@@ -28,9 +34,12 @@ struct cache_value *cache_value_ref(struct cache_value *value);
 void cache_value_unref(struct cache_value *value);
 gconstpointer cache_value_data(const struct cache_value *value);
 gint64 cache_value_fetched_wall_us(const struct cache_value *value);
-/* When this value stops being fresh, on the monotonic clock (its TTL as of
- * the fetch; an expiry by invalidation comes later and is not reflected). */
+/* When this value stops being fresh, on the monotonic clock: its fetch time
+ * plus the class's TTL now (a TTL changed at run time applies at once; an
+ * explicit expiry is not reflected). Values must not outlive the cache. */
 gint64 cache_value_expires_mono_us(const struct cache_value *value);
+/* The same moment on the wall clock, for what users see. */
+gint64 cache_value_expires_wall_us(const struct cache_value *value);
 typedef struct cache_value cache_value;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cache_value, cache_value_unref)
 
@@ -44,7 +53,10 @@ struct cache_class_stats {
 	guint64 fetches;        /* loader calls */
 	guint64 errors;         /* failed loader calls */
 	guint64 fetch_us_total; /* time spent in the loader */
+	guint64 stale_served;   /* past TTL: in grace, or after a failed fetch */
+	guint64 refreshes;      /* background refreshes started */
 	guint ttl_s;
+	guint grace_s;
 };
 
 struct cache;
@@ -62,6 +74,17 @@ void cache_free(struct cache *cache);
 struct cache_value *cache_get(struct cache *cache, enum data_class data_class, const char *key,
 			      GError **error);
 
+/* cache_get() that also says whether the value is served past its
+ * freshness (in grace, or because a fetch failed): *stale, if not NULL. */
+struct cache_value *cache_get_full(struct cache *cache, enum data_class data_class,
+				   const char *key, gboolean *stale, GError **error);
+
+/* Make sure (class, key) holds data fetched now or later: fetch unless it
+ * is fresh (joining a fetch under way), with no grace and no stale copy to
+ * fall back on, so a failure is reported. For /.infrafs/refresh. */
+gboolean cache_fetch_now(struct cache *cache, enum data_class data_class, const char *key,
+			 GError **error);
+
 /* The value held for (class, key), fresh or not, without fetching; NULL
  * when there is none. */
 struct cache_value *cache_peek(struct cache *cache, enum data_class data_class, const char *key);
@@ -76,6 +99,14 @@ typedef gboolean (*cache_match_fn)(enum data_class data_class, const char *key,
 guint cache_expire(struct cache *cache, cache_match_fn match, gpointer user_data);
 
 void cache_set_ttl(struct cache *cache, enum data_class data_class, guint ttl_s);
+
+/* How long past its TTL a value is served while it is refreshed in the
+ * background (0, the default: never). */
+void cache_set_grace(struct cache *cache, enum data_class data_class, guint grace_s);
+
+/* How old a value may be and still be served when a fetch fails (0, the
+ * default: never). */
+void cache_set_max_stale(struct cache *cache, guint max_stale_s);
 guint cache_get_ttl(struct cache *cache, enum data_class data_class);
 
 void cache_class_stats(struct cache *cache, enum data_class data_class,

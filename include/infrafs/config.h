@@ -11,6 +11,10 @@
 #define CONFIG_DEFAULT_REQUEST_TIMEOUT_MS 30000
 /* Longest a reader waits for someone else's fetch of the same data. */
 #define CONFIG_DEFAULT_FETCH_WAIT_MS 60000
+/* Grace windows default to the class's TTL, but to no more than this. */
+#define CONFIG_MAX_DEFAULT_GRACE_S 3600
+/* How old data may be and still be served while the backend fails. */
+#define CONFIG_DEFAULT_MAX_STALE_S 86400
 
 /* Keystone credentials and endpoint choice, as OpenStack tools read them.
  * The password and secret are secrets: never log them (see log.h). */
@@ -36,6 +40,9 @@ struct os_credentials {
 
 struct config {
 	guint ttl_s[CLASS_COUNT];         /* time to live per data class */
+	guint grace_s[CLASS_COUNT];       /* served stale while refreshing, past the TTL */
+	gboolean grace_set[CLASS_COUNT];  /* grace given explicitly (else it follows ttl) */
+	guint max_stale_s;                /* stale-if-error limit */
 	guint connect_timeout_ms;
 	guint request_timeout_ms;         /* one HTTP request, start to end */
 	guint fetch_wait_ms;              /* a coalesced reader's longest wait */
@@ -52,7 +59,8 @@ void config_clear(struct config *config);
 void config_load_env(struct config *config, const char *(*getenv_fn)(const char *name));
 
 /* Apply one "-o key=value" option of infrafs's own: ttl.<class>=SECONDS,
- * timeout=SECONDS, connect_timeout=SECONDS. Returns FALSE with
+ * grace.<class>=SECONDS, max_stale=SECONDS, timeout=SECONDS,
+ * connect_timeout=SECONDS. Returns FALSE with
  * INFRAFS_ERROR_CONFIG naming the key when the key is unknown to infrafs
  * (*is_ours = FALSE, so the caller can hand it to libfuse) or the value is
  * bad (*is_ours = TRUE). */
@@ -63,3 +71,6 @@ gboolean config_set_option(struct config *config, const char *key, const char *v
  * either a password with a user, or an application credential. The error
  * names the missing variable. */
 gboolean config_validate(const struct config *config, GError **error);
+
+/* The grace window of a class: as set, or its TTL capped at an hour. */
+guint config_grace_s(const struct config *config, enum data_class data_class);

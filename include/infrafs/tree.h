@@ -29,7 +29,14 @@ struct tree_attr {
 	gboolean volatile_data; /* content may change on every read (stats) */
 	guint64 version;        /* files: changes whenever the content does; 0 for
 				 * directories and volatile files */
+	gboolean stale;         /* built from data served past its freshness */
 };
+
+/* Extended attributes every data path has (design.md), values as text. */
+#define TREE_XATTR_FETCHED_AT "user.infrafs.fetched_at"
+#define TREE_XATTR_EXPIRES_AT "user.infrafs.expires_at"
+#define TREE_XATTR_STALE "user.infrafs.stale"
+#define TREE_XATTR_SOURCE "user.infrafs.source"
 
 struct tree_dirent {
 	char *name;
@@ -64,6 +71,13 @@ GBytes *tree_read(struct tree *tree, const char *path, struct tree_attr *attr, G
  * of them first: INVALID changes nothing. READ_ONLY for other files. */
 gboolean tree_write(struct tree *tree, const char *path, const char *data, gsize len,
 		    GError **error);
+
+/* The user.infrafs.* attributes of `path`: name -> value (both owned by the
+ * table). fetched_at and expires_at are ISO 8601 UTC ("-" when the path
+ * uses no fetched data), stale is "0" or "1", source names the cache
+ * entries used ("hosts", "aggregates,hosts", "servers/<hypervisor>") or
+ * "infrafs" for paths of infrafs's own. */
+GHashTable *tree_xattrs(struct tree *tree, const char *path, GError **error);
 
 /* Whether `path` is a control file that accepts writes. */
 gboolean tree_is_writable(struct tree *tree, const char *path);
