@@ -7,7 +7,7 @@ packages=(
 	build-essential pkg-config meson ninja-build
 	libfuse3-dev fuse3 libcurl4-openssl-dev libjson-c-dev libglib2.0-dev libyaml-dev
 	libhiredis-dev
-	python3 python3-pytest python3-openstackclient
+	python3 python3-pytest python3-openstackclient python3-prometheus-client
 	jq attr procps groff-base curl shellcheck
 )
 

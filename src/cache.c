@@ -206,6 +206,11 @@ static gboolean run_loader(struct cache *cache, struct cache_entry *entry, GErro
 	entry->loads_done++;
 	stats->fetches++;
 	stats->fetch_us_total += (guint64)elapsed_us;
+	guint bucket = 0;
+
+	while (bucket + 1 < CACHE_FETCH_BUCKETS && elapsed_us > ((gint64)1000 << bucket))
+		bucket++;
+	stats->fetch_buckets[bucket]++;
 	gboolean stored = FALSE;
 
 	if (data == NULL) {

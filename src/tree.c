@@ -15,6 +15,7 @@
 #include "infrafs/model.h"
 #include "infrafs/names.h"
 #include "infrafs/render.h"
+#include "infrafs/stats_format.h"
 
 /* How long the kernel may keep what never changes (the root, static files). */
 #define TREE_STATIC_CACHE_S 3600.0
@@ -165,7 +166,8 @@ static GBytes *render_readme(struct tree *tree)
 			"  refresh     the same, but fetched again before the write returns (EIO if\n"
 			"              the backend fails)\n"
 			"  ttl         read: '<class> <seconds>' per class; write such lines to change them\n"
-			"  stats       cache counters per data class\n"
+			"  stats       cache counters per data class (also stats.json, and metrics in\n"
+			"              the Prometheus text format)\n"
 			"  errors      the last backend errors\n"
 			"  version     version and build\n"
 			"\n"
@@ -182,39 +184,27 @@ static GBytes *render_readme(struct tree *tree)
 	return g_string_free_to_bytes(out);
 }
 
-static GBytes *render_stats(struct tree *tree)
+static void take_snapshot(struct tree *tree, struct stats_snapshot *snapshot)
 {
-	GString *out = g_string_new(NULL);
-
-	g_string_append_printf(out, "%-11s %6s %7s %7s %10s %8s %8s %7s %9s %8s %7s %8s %12s\n",
-			       "class", "ttl_s", "grace_s", "entries", "bytes", "hits", "misses",
-			       "stale", "coalesced", "fetches", "errors", "hit_rate",
-			       "avg_fetch_ms");
-	for (int c = 0; c < CLASS_COUNT; c++) {
-		struct cache_class_stats stats;
-
-		cache_class_stats(tree->cache, (enum data_class)c, &stats);
-		guint64 lookups = stats.hits + stats.misses;
-		double hit_rate = lookups ? (double)stats.hits / (double)lookups : 0.0;
-		double avg_ms = stats.fetches ? (double)stats.fetch_us_total / 1000.0 /
-							(double)stats.fetches
-					      : 0.0;
-
-		g_string_append_printf(
-			out,
-			"%-11s %6u %7u %7" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT
-			" %8" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT
-			" %9" G_GUINT64_FORMAT " %8" G_GUINT64_FORMAT " %7" G_GUINT64_FORMAT
-			" %8.3f %12.1f\n",
-			classes_name((enum data_class)c), stats.ttl_s, stats.grace_s, stats.entries,
-			stats.bytes, stats.hits, stats.misses, stats.stale_served,
-			stats.coalesced, stats.fetches, stats.errors, hit_rate, avg_ms);
-	}
-	return g_string_free_to_bytes(out);
+	for (int c = 0; c < CLASS_COUNT; c++)
+		cache_class_stats(tree->cache, (enum data_class)c, &snapshot->classes[c]);
+	snapshot->errors_recorded = error_log_count(tree->error_log);
+	snapshot->now_wall_us = clock_wall_us();
 }
 
-static const char *const control_names[] = { "errors", "invalidate", "refresh", "stats",
-					     "ttl",    "version",    NULL };
+/* The read-only control files made from the counters. */
+static const struct {
+	const char *name;
+	GBytes *(*format)(const struct stats_snapshot *snapshot);
+} stats_files[] = {
+	{ "metrics", stats_format_prometheus },
+	{ "stats", stats_format_table },
+	{ "stats.json", stats_format_json },
+};
+
+static const char *const control_names[] = { "errors",     "invalidate", "metrics", "refresh",
+					     "stats",      "stats.json", "ttl",     "version",
+					     NULL };
 
 /* Control files that take writes (mode 0600, the mounting user's). */
 static const char *const writable_names[] = { ".infrafs/invalidate", ".infrafs/refresh",
@@ -254,8 +244,14 @@ static gboolean walk_control(struct walk *walk, GError **error)
 		walk->node.writable = TRUE;
 		return TRUE;
 	}
-	if (g_strcmp0(name, "stats") == 0)
-		return set_file(walk, render_stats(tree));
+	for (gsize i = 0; i < G_N_ELEMENTS(stats_files); i++) {
+		if (g_strcmp0(name, stats_files[i].name) == 0) {
+			struct stats_snapshot snapshot;
+
+			take_snapshot(tree, &snapshot);
+			return set_file(walk, stats_files[i].format(&snapshot));
+		}
+	}
 	if (g_strcmp0(name, "errors") == 0)
 		return set_file(walk, error_log_render(tree->error_log));
 	if (g_strcmp0(name, "version") == 0) {

@@ -43,6 +43,10 @@ gint64 cache_value_expires_wall_us(const struct cache_value *value);
 typedef struct cache_value cache_value;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cache_value, cache_value_unref)
 
+/* Fetch durations are counted in buckets whose upper bounds double from
+ * 1 ms: bucket i holds fetches of at most 2^i ms; the last holds the rest. */
+#define CACHE_FETCH_BUCKETS 18
+
 /* Counters of one data class, for /.infrafs/stats. */
 struct cache_class_stats {
 	guint64 entries;
@@ -55,6 +59,7 @@ struct cache_class_stats {
 	guint64 fetch_us_total; /* time spent in the loader */
 	guint64 stale_served;   /* past TTL: in grace, or after a failed fetch */
 	guint64 refreshes;      /* background refreshes started */
+	guint64 fetch_buckets[CACHE_FETCH_BUCKETS]; /* fetch durations, see above */
 	guint ttl_s;
 	guint grace_s;
 };
