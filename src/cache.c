@@ -26,6 +26,7 @@ struct cache_entry {
 	GError *load_error;         /* error of the last load, if it failed */
 	gboolean hard_expired;      /* expired on request: no grace window */
 	gint64 failed_mono_us;      /* when the last load failed */
+	GList lru_link;             /* in cache->lru while the entry holds a value */
 	GCond loaded;               /* broadcast when a load completes */
 };
 
@@ -42,6 +43,9 @@ struct cache {
 	guint ttl_s[CLASS_COUNT];
 	guint grace_s[CLASS_COUNT];
 	guint max_stale_s;
+	guint64 max_bytes;          /* 0: unbounded */
+	guint64 total_bytes;        /* of every value held */
+	GQueue lru;                 /* entries holding a value, least recently used first */
 	struct cache_class_stats stats[CLASS_COUNT];
 	GThreadPool *refreshers;    /* runs refresh_entry(); entries outlive it */
 	guint wait_ms;
@@ -146,6 +150,7 @@ static struct cache_entry *find_entry(struct cache *cache, enum data_class data_
 		entry = g_new0(struct cache_entry, 1);
 		entry->data_class = data_class;
 		entry->key = g_strdup(key);
+		entry->lru_link.data = entry;
 		g_cond_init(&entry->loaded);
 		g_hash_table_insert(cache->entries, g_steal_pointer(&id), entry);
 		cache->stats[data_class].entries++;
@@ -157,6 +162,38 @@ static gboolean is_fresh(const struct cache_entry *entry, gint64 now_us)
 {
 	return entry->value != NULL && !entry->hard_expired &&
 	       now_us < cache_value_expires_mono_us(entry->value);
+}
+
+/* Mark `entry` as just used. Lock held; the entry holds a value. */
+static void lru_touch(struct cache *cache, struct cache_entry *entry)
+{
+	g_queue_unlink(&cache->lru, &entry->lru_link);
+	g_queue_push_tail_link(&cache->lru, &entry->lru_link);
+}
+
+/* Drop `entry`'s value. Lock held. */
+static void drop_value(struct cache *cache, struct cache_entry *entry)
+{
+	struct cache_class_stats *stats = &cache->stats[entry->data_class];
+
+	if (entry->value == NULL)
+		return;
+	g_queue_unlink(&cache->lru, &entry->lru_link);
+	stats->bytes -= entry->value->size_bytes;
+	cache->total_bytes -= entry->value->size_bytes;
+	g_clear_pointer(&entry->value, cache_value_unref);
+}
+
+/* Evict least recently used values until within the bound. Lock held. */
+static void enforce_bound(struct cache *cache)
+{
+	while (cache->max_bytes > 0 && cache->total_bytes > cache->max_bytes &&
+	       cache->lru.head != NULL) {
+		struct cache_entry *victim = cache->lru.head->data;
+
+		cache->stats[victim->data_class].evictions++;
+		drop_value(cache, victim);
+	}
 }
 
 /* Publish a loaded value. Call with the lock held. */
@@ -173,18 +210,21 @@ static void store_value(struct cache *cache, struct cache_entry *entry, gpointer
 	value->fetched_wall_us = clock_wall_us();
 	value->fetched_mono_us = now_us;
 	value->ttl_s = &cache->ttl_s[entry->data_class];
-	if (entry->value != NULL)
-		stats->bytes -= entry->value->size_bytes;
+	drop_value(cache, entry);
 	stats->bytes += size_bytes;
-	cache_value_unref(entry->value);
+	cache->total_bytes += size_bytes;
 	entry->value = value;
+	g_queue_push_tail_link(&cache->lru, &entry->lru_link);
 	entry->hard_expired = FALSE;
 	g_clear_error(&entry->load_error);
 }
 
 /* Run the loader for `entry` as this reader. Call with the lock held; it is
- * dropped around the loader. Returns TRUE when a value was stored. */
-static gboolean run_loader(struct cache *cache, struct cache_entry *entry, GError **error)
+ * dropped around the loader. Returns TRUE when a value was stored, with a
+ * reference to it in *stored (if not NULL) taken before the memory bound
+ * is enforced, which may drop it from the cache again. */
+static gboolean run_loader(struct cache *cache, struct cache_entry *entry,
+			   struct cache_value **stored_value, GError **error)
 {
 	struct cache_class_stats *stats = &cache->stats[entry->data_class];
 	guint64 generation = entry->generation;
@@ -227,6 +267,9 @@ static gboolean run_loader(struct cache *cache, struct cache_entry *entry, GErro
 	} else {
 		store_value(cache, entry, data, size_bytes);
 		stored = TRUE;
+		if (stored_value != NULL)
+			*stored_value = cache_value_ref(entry->value);
+		enforce_bound(cache);
 	}
 	g_cond_broadcast(&entry->loaded);
 	return stored || data == NULL;
@@ -243,7 +286,7 @@ static void refresh_entry(gpointer data, gpointer user_data)
 	g_mutex_lock(&cache->lock);
 	/* Claimed by refresh_in_background(); run_loader() sets it again. */
 	entry->loading = FALSE;
-	run_loader(cache, entry, &error);
+	run_loader(cache, entry, NULL, &error);
 	g_mutex_unlock(&cache->lock);
 }
 
@@ -251,6 +294,10 @@ static void refresh_entry(gpointer data, gpointer user_data)
 static void refresh_in_background(struct cache *cache, struct cache_entry *entry)
 {
 	if (entry->loading)
+		return;
+	/* A refresh that just failed is not retried at every read. */
+	if (entry->load_error != NULL &&
+	    clock_mono_us() - entry->failed_mono_us < CACHE_FAILURE_BACKOFF_US)
 		return;
 	entry->loading = TRUE;
 	cache->stats[entry->data_class].refreshes++;
@@ -328,6 +375,7 @@ static struct cache_value *get_value(struct cache *cache, enum data_class data_c
 		if (is_fresh(entry, now_us)) {
 			if (!counted)
 				stats->hits++;
+			lru_touch(cache, entry);
 			result = cache_value_ref(entry->value);
 			break;
 		}
@@ -343,6 +391,7 @@ static struct cache_value *get_value(struct cache *cache, enum data_class data_c
 			stats->hits += !counted;
 			stats->stale_served++;
 			refresh_in_background(cache, entry);
+			lru_touch(cache, entry);
 			result = cache_value_ref(entry->value);
 			served_stale = TRUE;
 			break;
@@ -383,10 +432,8 @@ static struct cache_value *get_value(struct cache *cache, enum data_class data_c
 			}
 			continue;
 		}
-		if (run_loader(cache, entry, &failure) && failure == NULL) {
-			result = cache_value_ref(entry->value);
+		if (run_loader(cache, entry, &result, &failure) && failure == NULL)
 			break;
-		}
 		if (failure != NULL)
 			break;
 		/* Our answer was discarded by an expiry: fetch again. */
@@ -456,6 +503,22 @@ void cache_set_max_stale(struct cache *cache, guint max_stale_s)
 	g_mutex_lock(&cache->lock);
 	cache->max_stale_s = max_stale_s;
 	g_mutex_unlock(&cache->lock);
+}
+
+void cache_set_max_bytes(struct cache *cache, guint64 max_bytes)
+{
+	g_mutex_lock(&cache->lock);
+	cache->max_bytes = max_bytes;
+	enforce_bound(cache);
+	g_mutex_unlock(&cache->lock);
+}
+
+guint64 cache_total_bytes(struct cache *cache)
+{
+	g_mutex_lock(&cache->lock);
+	guint64 total = cache->total_bytes;
+	g_mutex_unlock(&cache->lock);
+	return total;
 }
 
 guint cache_get_ttl(struct cache *cache, enum data_class data_class)

@@ -19,6 +19,33 @@ void config_init(struct config *config)
 	config->request_timeout_ms = CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
 	config->fetch_wait_ms = CONFIG_DEFAULT_FETCH_WAIT_MS;
 	config->max_stale_s = CONFIG_DEFAULT_MAX_STALE_S;
+	config->cache_max_bytes = CONFIG_DEFAULT_CACHE_MAX_BYTES;
+}
+
+/* "64M" and friends: a whole number with an optional K, M or G (powers of
+ * 1024); at least 64 KiB, so the cache can hold something. */
+static gboolean parse_bytes(const char *key, const char *value, guint64 *out, GError **error)
+{
+	char *end = NULL;
+	guint64 number = value && g_ascii_isdigit(value[0]) ? g_ascii_strtoull(value, &end, 10) : 0;
+	guint shift = 0;
+
+	if (end != NULL && (*end == 'K' || *end == 'k'))
+		shift = 10, end++;
+	else if (end != NULL && (*end == 'M' || *end == 'm'))
+		shift = 20, end++;
+	else if (end != NULL && (*end == 'G' || *end == 'g'))
+		shift = 30, end++;
+	if (end == NULL || *end != '\0' || number > (G_MAXUINT64 >> 30) ||
+	    (number << shift) < 64 * 1024) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    "option %s: expected a size of at least 64K (like 65536, 512K, 64M, "
+			    "1G), got \"%s\"",
+			    key, value ? value : "");
+		return FALSE;
+	}
+	*out = number << shift;
+	return TRUE;
 }
 
 guint config_grace_s(const struct config *config, enum data_class data_class)
@@ -157,6 +184,8 @@ gboolean config_set_option(struct config *config, const char *key, const char *v
 	}
 	if (g_strcmp0(key, "max_stale") == 0)
 		return parse_seconds(key, value, &config->max_stale_s, error);
+	if (g_strcmp0(key, "cache_max_bytes") == 0)
+		return parse_bytes(key, value, &config->cache_max_bytes, error);
 	if (g_strcmp0(key, "timeout") == 0 || g_strcmp0(key, "connect_timeout") == 0) {
 		if (!parse_seconds(key, value, &seconds, error))
 			return FALSE;

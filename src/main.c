@@ -54,6 +54,8 @@ static const char usage_text[] =
 	"                           at most 3600; 0 = always wait for the fetch)\n"
 	"    -o max_stale=SECONDS   when a fetch fails, serve data up to this old instead\n"
 	"                           of failing with EIO (default 86400; 0 = never)\n"
+	"    -o cache_max_bytes=N   memory for cached data, least recently used dropped\n"
+	"                           first; K, M, G suffixes (default 256M)\n"
 	"    -o timeout=SECONDS     longest one backend request may take (default 30)\n"
 	"    -o connect_timeout=SECONDS  longest a connection may take (default 5)\n"
 	"\n";
@@ -158,6 +160,7 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 		cache_set_grace(d->cache, (enum data_class)c,
 				config_grace_s(&d->config, (enum data_class)c));
 	cache_set_max_stale(d->cache, d->config.max_stale_s);
+	cache_set_max_bytes(d->cache, d->config.cache_max_bytes);
 	d->inodes = inode_table_new();
 	d->fs.inodes = d->inodes;
 	d->fs.uid = getuid();

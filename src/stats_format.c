@@ -73,6 +73,8 @@ GBytes *stats_format_json(const struct stats_snapshot *snapshot)
 
 	json_object_object_add(root, "classes", classes);
 	add_uint(root, "errors_recorded", snapshot->errors_recorded);
+	add_uint(root, "bytes", snapshot->total_bytes);
+	add_uint(root, "max_bytes", snapshot->max_bytes);
 	for (int c = 0; c < CLASS_COUNT; c++) {
 		const struct cache_class_stats *s = &snapshot->classes[c];
 		json_object *entry = json_object_new_object();
@@ -88,6 +90,7 @@ GBytes *stats_format_json(const struct stats_snapshot *snapshot)
 		add_uint(entry, "fetches", s->fetches);
 		add_uint(entry, "errors", s->errors);
 		add_uint(entry, "refreshes", s->refreshes);
+		add_uint(entry, "evictions", s->evictions);
 		json_object_object_add(entry, "hit_rate", json_object_new_double(hit_rate(s)));
 		json_object_object_add(entry, "fetch_ms_p50",
 				       json_object_new_double(stats_fetch_quantile_ms(s, 0.5)));
@@ -141,6 +144,8 @@ GBytes *stats_format_prometheus(const struct stats_snapshot *snapshot)
 		  G_STRUCT_OFFSET(struct cache_class_stats, coalesced) },
 		{ "cache_refreshes_total", "counter", "Background refreshes started.",
 		  G_STRUCT_OFFSET(struct cache_class_stats, refreshes) },
+		{ "cache_evictions_total", "counter", "Values dropped to stay within cache_max_bytes.",
+		  G_STRUCT_OFFSET(struct cache_class_stats, evictions) },
 	};
 
 	for (gsize f = 0; f < G_N_ELEMENTS(families); f++)

@@ -189,6 +189,8 @@ static void take_snapshot(struct tree *tree, struct stats_snapshot *snapshot)
 	for (int c = 0; c < CLASS_COUNT; c++)
 		cache_class_stats(tree->cache, (enum data_class)c, &snapshot->classes[c]);
 	snapshot->errors_recorded = error_log_count(tree->error_log);
+	snapshot->total_bytes = cache_total_bytes(tree->cache);
+	snapshot->max_bytes = tree->config->cache_max_bytes;
 	snapshot->now_wall_us = clock_wall_us();
 }
 

@@ -13,6 +13,11 @@
  * younger than max_stale is served instead (stale-if-error). An explicit
  * expiry skips the grace window but not stale-if-error.
  *
+ * Memory is bounded: when the values held exceed max_bytes, the least
+ * recently used ones are dropped (their entries stay, empty, and fetch
+ * again when read). A value larger than the bound is handed to its readers
+ * and not kept.
+ *
  * Thread-safe. One mutex guards the table; it is never held while the
  * loader runs, so the loader may take any lock of the layers below. */
 #pragma once
@@ -59,6 +64,7 @@ struct cache_class_stats {
 	guint64 fetch_us_total; /* time spent in the loader */
 	guint64 stale_served;   /* past TTL: in grace, or after a failed fetch */
 	guint64 refreshes;      /* background refreshes started */
+	guint64 evictions;      /* values dropped to keep within max_bytes */
 	guint64 fetch_buckets[CACHE_FETCH_BUCKETS]; /* fetch durations, see above */
 	guint ttl_s;
 	guint grace_s;
@@ -112,6 +118,12 @@ void cache_set_grace(struct cache *cache, enum data_class data_class, guint grac
 /* How old a value may be and still be served when a fetch fails (0, the
  * default: never). */
 void cache_set_max_stale(struct cache *cache, guint max_stale_s);
+
+/* Most bytes of values held (0, the default: no bound). Evicts at once. */
+void cache_set_max_bytes(struct cache *cache, guint64 max_bytes);
+
+/* Bytes of values held now, all classes together. */
+guint64 cache_total_bytes(struct cache *cache);
 guint cache_get_ttl(struct cache *cache, enum data_class data_class);
 
 void cache_class_stats(struct cache *cache, enum data_class data_class,

@@ -15,6 +15,8 @@
 #define CONFIG_MAX_DEFAULT_GRACE_S 3600
 /* How old data may be and still be served while the backend fails. */
 #define CONFIG_DEFAULT_MAX_STALE_S 86400
+/* Memory the cache's data may take. */
+#define CONFIG_DEFAULT_CACHE_MAX_BYTES (256 * 1024 * 1024)
 
 /* Keystone credentials and endpoint choice, as OpenStack tools read them.
  * The password and secret are secrets: never log them (see log.h). */
@@ -43,6 +45,7 @@ struct config {
 	guint grace_s[CLASS_COUNT];       /* served stale while refreshing, past the TTL */
 	gboolean grace_set[CLASS_COUNT];  /* grace given explicitly (else it follows ttl) */
 	guint max_stale_s;                /* stale-if-error limit */
+	guint64 cache_max_bytes;          /* LRU bound on cached data */
 	guint connect_timeout_ms;
 	guint request_timeout_ms;         /* one HTTP request, start to end */
 	guint fetch_wait_ms;              /* a coalesced reader's longest wait */
@@ -59,8 +62,8 @@ void config_clear(struct config *config);
 void config_load_env(struct config *config, const char *(*getenv_fn)(const char *name));
 
 /* Apply one "-o key=value" option of infrafs's own: ttl.<class>=SECONDS,
- * grace.<class>=SECONDS, max_stale=SECONDS, timeout=SECONDS,
- * connect_timeout=SECONDS. Returns FALSE with
+ * grace.<class>=SECONDS, max_stale=SECONDS, cache_max_bytes=N[K|M|G],
+ * timeout=SECONDS, connect_timeout=SECONDS. Returns FALSE with
  * INFRAFS_ERROR_CONFIG naming the key when the key is unknown to infrafs
  * (*is_ours = FALSE, so the caller can hand it to libfuse) or the value is
  * bad (*is_ours = TRUE). */

@@ -12,6 +12,8 @@
 struct stats_snapshot {
 	struct cache_class_stats classes[CLASS_COUNT];
 	guint64 errors_recorded;    /* backend errors ever recorded */
+	guint64 total_bytes;        /* held by the cache, all classes */
+	guint64 max_bytes;          /* its bound (0: none) */
 	gint64 now_wall_us;
 };
 
