@@ -327,36 +327,49 @@ static struct cache_value *stale_if_error(struct cache *cache, struct cache_entr
 	return cache_value_ref(entry->value);
 }
 
-/* The one lookup behind cache_get_full() and cache_fetch_now(): with
- * `allow_stale` FALSE, no grace, no backoff and no stale-if-error. */
+/* How a lookup may be answered. */
+enum get_mode {
+	GET_CACHED,   /* fresh, in grace, or stale after a failed fetch */
+	GET_NO_STALE, /* fresh or fetched now; a failure is an error */
+	GET_LIVE,     /* fetched after the call began (possibly by a fetch it joined) */
+};
+
+/* The one lookup behind cache_get_full(), cache_fetch_now() and cache_get_live(). */
 static struct cache_value *get_value(struct cache *cache, enum data_class data_class,
-				     const char *key, gboolean allow_stale, gboolean *stale,
+				     const char *key, enum get_mode mode, gboolean *stale,
 				     GError **error);
 
 struct cache_value *cache_get(struct cache *cache, enum data_class data_class, const char *key,
 			      GError **error)
 {
-	return get_value(cache, data_class, key, TRUE, NULL, error);
+	return get_value(cache, data_class, key, GET_CACHED, NULL, error);
+}
+
+struct cache_value *cache_get_live(struct cache *cache, enum data_class data_class,
+				   const char *key, GError **error)
+{
+	return get_value(cache, data_class, key, GET_LIVE, NULL, error);
 }
 
 struct cache_value *cache_get_full(struct cache *cache, enum data_class data_class,
 				   const char *key, gboolean *stale, GError **error)
 {
-	return get_value(cache, data_class, key, TRUE, stale, error);
+	return get_value(cache, data_class, key, GET_CACHED, stale, error);
 }
 
 gboolean cache_fetch_now(struct cache *cache, enum data_class data_class, const char *key,
 			 GError **error)
 {
-	g_autoptr(cache_value) value = get_value(cache, data_class, key, FALSE, NULL, error);
+	g_autoptr(cache_value) value = get_value(cache, data_class, key, GET_NO_STALE, NULL, error);
 
 	return value != NULL;
 }
 
 static struct cache_value *get_value(struct cache *cache, enum data_class data_class,
-				     const char *key, gboolean allow_stale, gboolean *stale,
+				     const char *key, enum get_mode mode, gboolean *stale,
 				     GError **error)
 {
+	gboolean allow_stale = mode == GET_CACHED;
 	g_return_val_if_fail(data_class < CLASS_COUNT, NULL);
 	struct cache_value *result = NULL;
 	struct cache_class_stats *stats = &cache->stats[data_class];
@@ -372,7 +385,8 @@ static struct cache_value *get_value(struct cache *cache, enum data_class data_c
 	for (;;) {
 		gint64 now_us = clock_mono_us();
 
-		if (is_fresh(entry, now_us)) {
+		if (is_fresh(entry, now_us) &&
+		    (mode != GET_LIVE || entry->value->fetched_mono_us >= asked_us)) {
 			if (!counted)
 				stats->hits++;
 			lru_touch(cache, entry);
@@ -434,6 +448,7 @@ static struct cache_value *get_value(struct cache *cache, enum data_class data_c
 		}
 		if (run_loader(cache, entry, &result, &failure) && failure == NULL)
 			break;
+		/* A live read whose fetch was discarded by an expiry fetches again. */
 		if (failure != NULL)
 			break;
 		/* Our answer was discarded by an expiry: fetch again. */

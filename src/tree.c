@@ -61,13 +61,18 @@ struct walk {
 	char **parts;           /* path components */
 	guint n_parts;
 	gboolean listing;       /* fill node.entries for directories */
+	gboolean reading;       /* the caller wants content or a listing, not attributes */
+	gboolean live;          /* under /live */
+	gboolean fetch_live;    /* under /live and reading or listing: fetch everything
+				 * now (a stat uses the cache, so that one cat costs
+				 * one request, not three) */
 	struct sources sources;
 	struct node node;
 };
 
 static const char *const top_names[] = {
 	"README", "aggregates.json", "hosts.json", "flavors.json", "projects.json",
-	"aggregates", "hosts", "flavors", "quotas", ".infrafs", NULL,
+	"aggregates", "hosts", "flavors", "quotas", "live", ".infrafs", NULL,
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -105,7 +110,8 @@ static const struct model *need(struct walk *walk, enum data_class data_class, c
 	g_assert(walk->sources.n < TREE_MAX_SOURCES);
 	gboolean stale = FALSE;
 	struct cache_value *value =
-		cache_get_full(walk->tree->cache, data_class, key, &stale, error);
+		walk->fetch_live ? cache_get_live(walk->tree->cache, data_class, key, error)
+			   : cache_get_full(walk->tree->cache, data_class, key, &stale, error);
 
 	if (value == NULL)
 		return NULL;
@@ -556,15 +562,39 @@ static gboolean walk_root(struct walk *walk, GError **error)
 		{ "aggregates", TREE_DIR },      { "aggregates.json", TREE_FILE },
 		{ "flavors", TREE_DIR },         { "flavors.json", TREE_FILE },
 		{ "hosts", TREE_DIR },           { "hosts.json", TREE_FILE },
-		{ "projects.json", TREE_FILE },  { "quotas", TREE_DIR },
+		{ "live", TREE_DIR },            { "projects.json", TREE_FILE },
+		{ "quotas", TREE_DIR },
 	};
 
 	if (walk->n_parts == 0) {
 		set_dir(walk);
-		list_views(walk, root_views, G_N_ELEMENTS(root_views));
+		/* /live holds the same tree but for README, .infrafs and itself. */
+		for (gsize i = 0; walk->listing && i < G_N_ELEMENTS(root_views); i++)
+			if (!walk->live || (root_views[i].name[0] != '.' &&
+					    g_strcmp0(root_views[i].name, "README") != 0 &&
+					    g_strcmp0(root_views[i].name, "live") != 0))
+				add_entry(walk, root_views[i].name, root_views[i].kind);
 		return TRUE;
 	}
 	const char *top = walk->parts[0];
+
+	if (g_strcmp0(top, "live") == 0 && !walk->live) {
+		/* Walk the rest of the path as from the root, fetching everything. */
+		g_free(walk->parts[0]);
+		memmove(walk->parts, walk->parts + 1, walk->n_parts * sizeof(char *));
+		walk->n_parts--;
+		walk->live = TRUE;
+		walk->fetch_live = walk->reading;
+		walk->node.volatile_data = TRUE;
+		gboolean found = walk_root(walk, error);
+
+		/* Every read of a live file goes to the daemon, and so to the API. */
+		walk->node.volatile_data = TRUE;
+		return found;
+	}
+	if (walk->live && (g_strcmp0(top, ".infrafs") == 0 || g_strcmp0(top, "README") == 0 ||
+			   g_strcmp0(top, "live") == 0))
+		return not_found(walk, error);
 
 	if (g_strcmp0(top, "aggregates") == 0)
 		return walk_aggregates(walk, error);
@@ -603,11 +633,12 @@ static void walk_clear(struct walk *walk)
 }
 
 static gboolean walk_path(struct tree *tree, const char *path, gboolean listing,
-			  struct walk *walk, GError **error)
+			  gboolean reading, struct walk *walk, GError **error)
 {
 	memset(walk, 0, sizeof(*walk));
 	walk->tree = tree;
 	walk->listing = listing;
+	walk->reading = reading;
 	walk->parts = (path == NULL || *path == '\0') ? g_new0(char *, 1)
 						      : g_strsplit(path, "/", -1);
 	walk->n_parts = g_strv_length(walk->parts);
@@ -679,7 +710,7 @@ void tree_free(struct tree *tree)
 gboolean tree_stat(struct tree *tree, const char *path, struct tree_attr *attr, GError **error)
 {
 	struct walk walk;
-	gboolean found = walk_path(tree, path, FALSE, &walk, error);
+	gboolean found = walk_path(tree, path, FALSE, FALSE, &walk, error);
 
 	if (found)
 		fill_attr(&walk, attr);
@@ -692,7 +723,7 @@ GPtrArray *tree_list(struct tree *tree, const char *path, GError **error)
 	struct walk walk;
 	GPtrArray *entries = NULL;
 
-	if (walk_path(tree, path, TRUE, &walk, error)) {
+	if (walk_path(tree, path, TRUE, TRUE, &walk, error)) {
 		if (walk.node.kind == TREE_DIR)
 			entries = g_steal_pointer(&walk.node.entries);
 		else
@@ -708,7 +739,7 @@ GBytes *tree_read(struct tree *tree, const char *path, struct tree_attr *attr, G
 	struct walk walk;
 	GBytes *content = NULL;
 
-	if (walk_path(tree, path, FALSE, &walk, error)) {
+	if (walk_path(tree, path, FALSE, TRUE, &walk, error)) {
 		if (walk.node.kind == TREE_FILE) {
 			fill_attr(&walk, attr);
 			content = g_steal_pointer(&walk.node.content);
@@ -733,7 +764,7 @@ GHashTable *tree_xattrs(struct tree *tree, const char *path, GError **error)
 	struct walk walk;
 	GHashTable *xattrs = NULL;
 
-	if (walk_path(tree, path, FALSE, &walk, error)) {
+	if (walk_path(tree, path, FALSE, FALSE, &walk, error)) {
 		gint64 fetched_us = 0;
 		gint64 expires_us = G_MAXINT64;
 		g_autoptr(GString) source = g_string_new(NULL);

@@ -90,6 +90,13 @@ struct cache_value *cache_get(struct cache *cache, enum data_class data_class, c
 struct cache_value *cache_get_full(struct cache *cache, enum data_class data_class,
 				   const char *key, gboolean *stale, GError **error);
 
+/* A value fetched after this call began: always a backend request (or a
+ * share of one that completes after the call began, so live readers still
+ * coalesce), stored in the cache for other readers too. No grace and no
+ * stale copy: a failure is an error. For /live/. */
+struct cache_value *cache_get_live(struct cache *cache, enum data_class data_class,
+				   const char *key, GError **error);
+
 /* Make sure (class, key) holds data fetched now or later: fetch unless it
  * is fresh (joining a fetch under way), with no grace and no stale copy to
  * fall back on, so a failure is reported. For /.infrafs/refresh. */

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import errno_name, errno_of
 
-TOP_LEVEL = ["README", "aggregates", "aggregates.json", "flavors", "flavors.json", "hosts",
+TOP_LEVEL = ["README", "aggregates", "aggregates.json", "flavors", "flavors.json", "hosts", "live",
              "hosts.json", "projects.json", "quotas"]
 AGGREGATE_VIEWS = ["aggregate.json", "availability_zone", "gpu_type", "hosts", "metadata"]
 HOST_VIEWS = ["aggregates", "gpu_type", "hypervisor.json", "servers.json", "service_host",
