@@ -389,6 +389,12 @@ static struct cache_value *get_value(struct cache *cache, enum data_class data_c
 		    (mode != GET_LIVE || entry->value->fetched_mono_us >= asked_us)) {
 			if (!counted)
 				stats->hits++;
+			/* Read in the last tenth of its TTL: refresh ahead, so a busy
+			 * entry never goes stale (only where grace is on). */
+			if (mode == GET_CACHED && cache->grace_s[data_class] > 0 &&
+			    cache_value_expires_mono_us(entry->value) - now_us <
+				    (gint64)cache->ttl_s[data_class] * (G_USEC_PER_SEC / 10))
+				refresh_in_background(cache, entry);
 			lru_touch(cache, entry);
 			result = cache_value_ref(entry->value);
 			break;

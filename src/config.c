@@ -20,6 +20,38 @@ void config_init(struct config *config)
 	config->fetch_wait_ms = CONFIG_DEFAULT_FETCH_WAIT_MS;
 	config->max_stale_s = CONFIG_DEFAULT_MAX_STALE_S;
 	config->cache_max_bytes = CONFIG_DEFAULT_CACHE_MAX_BYTES;
+	config->warm_rate_per_s = CONFIG_DEFAULT_WARM_RATE_PER_S;
+}
+
+/* The classes the warmer can fetch. */
+static gboolean warmable(enum data_class data_class)
+{
+	return data_class <= CLASS_SERVERS;
+}
+
+/* "aggregates:hosts" or "all" into config->warm. */
+static gboolean parse_warm(struct config *config, const char *value, GError **error)
+{
+	g_auto(GStrv) names = g_strsplit(value ? value : "", ":", -1);
+
+	for (int i = 0; names[i] != NULL; i++) {
+		enum data_class data_class;
+
+		if (g_strcmp0(names[i], "all") == 0) {
+			for (int c = 0; c < CLASS_COUNT; c++)
+				config->warm[c] = warmable((enum data_class)c);
+			continue;
+		}
+		if (!classes_from_name(names[i], &data_class) || !warmable(data_class)) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "option warm: \"%s\" is not a class to warm (aggregates, hosts, "
+				    "flavors, projects, quotas, servers, or all)",
+				    names[i]);
+			return FALSE;
+		}
+		config->warm[data_class] = TRUE;
+	}
+	return TRUE;
 }
 
 /* "64M" and friends: a whole number with an optional K, M or G (powers of
@@ -163,6 +195,30 @@ gboolean config_set_option(struct config *config, const char *key, const char *v
 	guint seconds = 0;
 
 	*is_ours = TRUE;
+	enum data_class continued;
+
+	if (config->warm_listing && value == NULL && classes_from_name(key, &continued) &&
+	    warmable(continued)) {
+		config->warm[continued] = TRUE;
+		return TRUE;
+	}
+	config->warm_listing = g_strcmp0(key, "warm") == 0;
+	if (config->warm_listing)
+		return parse_warm(config, value, error);
+	if (g_strcmp0(key, "warm_rate") == 0) {
+		char *end = NULL;
+		double rate = value ? g_ascii_strtod(value, &end) : 0;
+
+		if (value == NULL || end == value || *end != '\0' || !(rate > 0) || rate > 1000) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "option warm_rate: expected fetches per second above 0 and at "
+				    "most 1000, got \"%s\"",
+				    value ? value : "");
+			return FALSE;
+		}
+		config->warm_rate_per_s = rate;
+		return TRUE;
+	}
 	if (g_str_has_prefix(key, "ttl.") || g_str_has_prefix(key, "grace.")) {
 		const char *class_name = strchr(key, '.') + 1;
 		enum data_class data_class;

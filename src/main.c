@@ -22,6 +22,7 @@
 #include "infrafs/log.h"
 #include "infrafs/os_auth.h"
 #include "infrafs/tree.h"
+#include "infrafs/warm.h"
 
 /* Threads serving requests; reads block on fetches, so allow plenty. Put
  * first on the command line, so that the user's -o options override them. */
@@ -56,6 +57,10 @@ static const char usage_text[] =
 	"                           of failing with EIO (default 86400; 0 = never)\n"
 	"    -o cache_max_bytes=N   memory for cached data, least recently used dropped\n"
 	"                           first; K, M, G suffixes (default 256M)\n"
+	"    -o warm=CLASS[,CLASS...]  fetch these classes in the background after\n"
+	"                           mounting (aggregates, hosts, flavors, projects,\n"
+	"                           quotas, servers, or all; default none)\n"
+	"    -o warm_rate=N         the warmer's fetches per second (default 2)\n"
 	"    -o timeout=SECONDS     longest one backend request may take (default 30)\n"
 	"    -o connect_timeout=SECONDS  longest a connection may take (default 5)\n"
 	"\n";
@@ -135,6 +140,7 @@ struct daemon {
 	struct inode_table *inodes;
 	struct fs fs;
 	struct tree *tree;
+	struct warm *warm;
 	struct fuse_session *session;
 	struct fs_notify *notify;
 };
@@ -167,6 +173,8 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 	d->fs.gid = getgid();
 	d->tree = tree_new(d->cache, &d->config, d->error_log, fs_on_tree_changed, &d->fs);
 	d->fs.tree = d->tree;
+	d->warm = warm_new(d->cache, d->config.warm, d->config.warm_rate_per_s);
+	tree_set_warm(d->tree, d->warm);
 
 	/* Bad credentials should fail the mount, not every later read. No
 	 * inventory is fetched here; that waits for the first read. */
@@ -180,6 +188,7 @@ static void daemon_destroy(struct daemon *d)
 	g_clear_pointer(&d->notify, fs_notify_free);
 	if (d->session != NULL)
 		fuse_session_destroy(d->session);
+	g_clear_pointer(&d->warm, warm_free);
 	g_clear_pointer(&d->tree, tree_free);
 	g_clear_pointer(&d->inodes, inode_table_free);
 	g_clear_pointer(&d->cache, cache_free);
@@ -284,6 +293,12 @@ int main(int argc, char *argv[])
 	d.notify = fs_notify_new(d.session);
 	d.fs.notify = d.notify;
 	g_message("mounted on %s", cmdline.mountpoint);
+	for (int c = 0; c < CLASS_COUNT; c++) {
+		if (d.config.warm[c]) {
+			warm_start(d.warm);
+			break;
+		}
+	}
 
 	status = serve(&d, &cmdline) == 0 ? 0 : 1;
 

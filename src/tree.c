@@ -16,6 +16,7 @@
 #include "infrafs/names.h"
 #include "infrafs/render.h"
 #include "infrafs/stats_format.h"
+#include "infrafs/warm.h"
 
 /* How long the kernel may keep what never changes (the root, static files). */
 #define TREE_STATIC_CACHE_S 3600.0
@@ -34,6 +35,7 @@ struct tree {
 	struct error_log *error_log;  /* borrowed */
 	tree_changed_fn changed;
 	gpointer changed_data;
+	struct warm *warm;            /* borrowed; NULL without a warmer */
 	gint64 mount_wall_us;
 };
 
@@ -172,6 +174,7 @@ static GBytes *render_readme(struct tree *tree)
 			"  refresh     the same, but fetched again before the write returns (EIO if\n"
 			"              the backend fails)\n"
 			"  ttl         read: '<class> <seconds>' per class; write such lines to change them\n"
+			"  warm        read: the warmer's progress; write 'start' or 'stop'\n"
 			"  stats       cache counters per data class (also stats.json, and metrics in\n"
 			"              the Prometheus text format)\n"
 			"  errors      the last backend errors\n"
@@ -212,11 +215,11 @@ static const struct {
 
 static const char *const control_names[] = { "errors",     "invalidate", "metrics", "refresh",
 					     "stats",      "stats.json", "ttl",     "version",
-					     NULL };
+					     "warm",       NULL };
 
 /* Control files that take writes (mode 0600, the mounting user's). */
 static const char *const writable_names[] = { ".infrafs/invalidate", ".infrafs/refresh",
-					      ".infrafs/ttl", NULL };
+					      ".infrafs/ttl", ".infrafs/warm", NULL };
 
 /* "<class> <seconds>" for every class. */
 static GBytes *render_ttls(struct tree *tree)
@@ -246,8 +249,13 @@ static gboolean walk_control(struct walk *walk, GError **error)
 
 	walk->node.volatile_data = TRUE;
 	if (g_strcmp0(name, "invalidate") == 0 || g_strcmp0(name, "refresh") == 0 ||
-	    g_strcmp0(name, "ttl") == 0) {
-		set_file(walk, name[0] == 't' ? render_ttls(tree) : g_bytes_new_static("", 0));
+	    g_strcmp0(name, "ttl") == 0 || g_strcmp0(name, "warm") == 0) {
+		GBytes *content = name[0] == 't'   ? render_ttls(tree)
+				  : name[0] == 'w' ? (tree->warm ? warm_render(tree->warm)
+								 : render_value("state off"))
+						   : g_bytes_new_static("", 0);
+
+		set_file(walk, content);
 		walk->node.mode = MODE_CONTROL_WRITE;
 		walk->node.writable = TRUE;
 		return TRUE;
@@ -707,6 +715,36 @@ void tree_free(struct tree *tree)
 	g_free(tree);
 }
 
+void tree_set_warm(struct tree *tree, struct warm *warm)
+{
+	tree->warm = warm;
+}
+
+/* warm: one word, "start" or "stop". */
+static gboolean control_warm(struct tree *tree, const char *data, gsize len, GError **error)
+{
+	g_autofree char *word = g_strstrip(g_strndup(data, len));
+
+	if (*word == '\0')
+		return TRUE;
+	if (tree->warm == NULL) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_INVALID,
+			    "warm: no warmer on this mount");
+		return FALSE;
+	}
+	if (g_strcmp0(word, "start") == 0) {
+		warm_start(tree->warm);
+		return TRUE;
+	}
+	if (g_strcmp0(word, "stop") == 0) {
+		warm_stop(tree->warm);
+		return TRUE;
+	}
+	g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_INVALID,
+		    "warm: expected \"start\" or \"stop\", got \"%s\"", word);
+	return FALSE;
+}
+
 gboolean tree_stat(struct tree *tree, const char *path, struct tree_attr *attr, GError **error)
 {
 	struct walk walk;
@@ -1065,6 +1103,8 @@ gboolean tree_write(struct tree *tree, const char *path, const char *data, gsize
 		return expire_patterns(tree, data, len, TRUE, error);
 	if (g_strcmp0(path, ".infrafs/ttl") == 0)
 		return set_ttls(tree, data, len, error);
+	if (g_strcmp0(path, ".infrafs/warm") == 0)
+		return control_warm(tree, data, len, error);
 	g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_READ_ONLY, "/%s is not writable", path);
 	return FALSE;
 }

@@ -17,6 +17,7 @@
 #define CONFIG_DEFAULT_MAX_STALE_S 86400
 /* Memory the cache's data may take. */
 #define CONFIG_DEFAULT_CACHE_MAX_BYTES (256 * 1024 * 1024)
+#define CONFIG_DEFAULT_WARM_RATE_PER_S 2.0
 
 /* Keystone credentials and endpoint choice, as OpenStack tools read them.
  * The password and secret are secrets: never log them (see log.h). */
@@ -46,6 +47,9 @@ struct config {
 	gboolean grace_set[CLASS_COUNT];  /* grace given explicitly (else it follows ttl) */
 	guint max_stale_s;                /* stale-if-error limit */
 	guint64 cache_max_bytes;          /* LRU bound on cached data */
+	gboolean warm[CLASS_COUNT];       /* classes the warmer fetches at mount */
+	double warm_rate_per_s;           /* the warmer's fetches per second */
+	gboolean warm_listing;            /* parsing: bare class names extend warm= */
 	guint connect_timeout_ms;
 	guint request_timeout_ms;         /* one HTTP request, start to end */
 	guint fetch_wait_ms;              /* a coalesced reader's longest wait */
@@ -63,7 +67,9 @@ void config_load_env(struct config *config, const char *(*getenv_fn)(const char 
 
 /* Apply one "-o key=value" option of infrafs's own: ttl.<class>=SECONDS,
  * grace.<class>=SECONDS, max_stale=SECONDS, cache_max_bytes=N[K|M|G],
- * timeout=SECONDS, connect_timeout=SECONDS. Returns FALSE with
+ * warm=CLASS[:CLASS...] or all, warm_rate=PER_SECOND, timeout=SECONDS,
+ * connect_timeout=SECONDS. libfuse splits -o values at commas, so class
+ * names right after warm= (warm=aggregates,hosts) continue its list. Returns FALSE with
  * INFRAFS_ERROR_CONFIG naming the key when the key is unknown to infrafs
  * (*is_ours = FALSE, so the caller can hand it to libfuse) or the value is
  * bad (*is_ours = TRUE). */

@@ -55,6 +55,10 @@ struct tree *tree_new(struct cache *cache, const struct config *config,
 		      struct error_log *error_log, tree_changed_fn changed, gpointer user_data);
 void tree_free(struct tree *tree);
 
+/* The warmer that .infrafs/warm shows and drives (borrowed; may be NULL). */
+struct warm;
+void tree_set_warm(struct tree *tree, struct warm *warm);
+
 /* Attributes of `path`. NOT_FOUND when it does not exist; backend errors as
  * the cache reports them. */
 gboolean tree_stat(struct tree *tree, const char *path, struct tree_attr *attr,

@@ -50,7 +50,7 @@ def test_ls_root_lists_the_collections_and_hidden_control_dir(mount):
     m = mount()
     assert m.listdir() == sorted(TOP_LEVEL + [".infrafs"])
     assert m.listdir(".infrafs") == ["errors", "invalidate", "metrics", "refresh", "stats",
-                                     "stats.json", "ttl", "version"]
+                                     "stats.json", "ttl", "version", "warm"]
 
 
 def test_ls_aggregates_lists_api_aggregate_names(mount, api):
