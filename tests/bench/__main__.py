@@ -102,6 +102,32 @@ def fetch_all_pages(cloud, token):
     return pages
 
 
+def coalescing(cloud, mnt, path, readers):
+    """N cold readers of one file at once, with 300 ms of backend latency:
+    how many requests reach the backend."""
+    import threading
+    cloud.call("POST", "/_fake/latency", {"route": "compute.hypervisors.detail", "ms": 300})
+    with open(os.path.join(mnt, ".infrafs", "invalidate"), "w") as f:
+        f.write("hosts\n")
+    before = cloud.counts().get("compute.hypervisors.detail", 0)
+    barrier = threading.Barrier(readers)
+    sizes = []
+
+    def reader():
+        barrier.wait()
+        with open(path, "rb") as f:
+            sizes.append(len(f.read()))
+
+    threads = [threading.Thread(target=reader) for _ in range(readers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cloud.call("POST", "/_fake/latency", {"route": "compute.hypervisors.detail", "ms": 0})
+    requests = cloud.counts().get("compute.hypervisors.detail", 0) - before
+    return {"readers": readers, "requests": requests, "identical_sizes": len(set(sizes)) == 1}
+
+
 def readloop(binary, mode, path, count):
     out = subprocess.run([binary, mode, path, str(count)], check=True, capture_output=True,
                          text=True).stdout
@@ -167,6 +193,10 @@ def bench(args):
             cold_s = sorted(cold)[len(cold) // 2]
             results["cold hosts.json"] = {"infrafs_s": cold_s, "backend_direct_s": direct_s,
                                           "ratio": cold_s / direct_s, "hosts": args.hosts}
+            results["coalescing"] = coalescing(cloud, mnt, large, readers=args.readers)
+            with open(os.path.join(mnt, ".infrafs", "stats.json")) as f:
+                stats = json.load(f)
+            results["cache bytes per host"] = stats["classes"]["hosts"]["bytes"] / args.hosts
         finally:
             subprocess.run(["fusermount3", "-u", mnt], check=False)
             daemon.wait(timeout=30)
@@ -189,6 +219,11 @@ def report(results):
           f"page chain ({cold['ratio']:.2f}x)")
     print(f"backend requests during the warm loops: "
           f"{results['backend requests during warm loops']}")
+    co = results["coalescing"]
+    print(f"coalescing: {co['readers']} concurrent cold readers of hosts.json (300 ms backend "
+          f"latency) -> {co['requests']} backend request(s); identical bytes: "
+          f"{co['identical_sizes']}")
+    print(f"cache bytes per cached host: {results['cache bytes per host']:.0f}")
 
 
 def main():
@@ -196,6 +231,7 @@ def main():
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--hosts", type=int, default=48)
     parser.add_argument("--build", default="build")
+    parser.add_argument("--readers", type=int, default=100)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     results = bench(args)
