@@ -48,6 +48,10 @@ struct cache {
 	GQueue lru;                 /* entries holding a value, least recently used first */
 	struct cache_class_stats stats[CLASS_COUNT];
 	GThreadPool *refreshers;    /* runs refresh_entry(); entries outlive it */
+	cache_differ_fn differ;     /* set once before use */
+	cache_changed_fn changed;
+	gpointer changed_data;
+	GPtrArray *changes;         /* entries whose data changed, to report after unlocking */
 	guint wait_ms;
 	cache_load_fn load;
 	GDestroyNotify free_value;
@@ -120,6 +124,7 @@ struct cache *cache_new(const guint ttl_s[CLASS_COUNT], guint wait_ms, cache_loa
 	cache->user_data = user_data;
 	cache->refreshers = g_thread_pool_new(refresh_entry, cache, CACHE_REFRESH_THREADS, FALSE,
 					      NULL);
+	cache->changes = g_ptr_array_new();
 	return cache;
 }
 
@@ -129,6 +134,7 @@ void cache_free(struct cache *cache)
 		return;
 	/* Drop queued refreshes, wait for running ones: they use the entries. */
 	g_thread_pool_free(cache->refreshers, TRUE, TRUE);
+	g_ptr_array_unref(cache->changes);
 	g_hash_table_unref(cache->entries);
 	g_mutex_clear(&cache->lock);
 	g_free(cache);
@@ -210,6 +216,9 @@ static void store_value(struct cache *cache, struct cache_entry *entry, gpointer
 	value->fetched_wall_us = clock_wall_us();
 	value->fetched_mono_us = now_us;
 	value->ttl_s = &cache->ttl_s[entry->data_class];
+	if (entry->value != NULL && cache->differ != NULL &&
+	    cache->differ(entry->value->data, data))
+		g_ptr_array_add(cache->changes, entry);
 	drop_value(cache, entry);
 	stats->bytes += size_bytes;
 	cache->total_bytes += size_bytes;
@@ -275,6 +284,42 @@ static gboolean run_loader(struct cache *cache, struct cache_entry *entry,
 	return stored || data == NULL;
 }
 
+/* Take the changes noted under the lock, to report once it is released. */
+static GPtrArray *take_changes(struct cache *cache)
+{
+	if (cache->changes->len == 0)
+		return NULL;
+
+	GPtrArray *taken = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; i < cache->changes->len; i++) {
+		struct cache_entry *entry = cache->changes->pdata[i];
+
+		/* class first, then the key (or nothing): entries themselves are
+		 * only safe to touch under the lock. */
+		g_ptr_array_add(taken, g_strdup_printf("%d%s%s", entry->data_class,
+						       entry->key ? "/" : "",
+						       entry->key ? entry->key : ""));
+	}
+	g_ptr_array_set_size(cache->changes, 0);
+	return taken;
+}
+
+/* Report what take_changes() took. No lock held. */
+static void report_changes(struct cache *cache, GPtrArray *taken)
+{
+	if (taken == NULL)
+		return;
+	for (guint i = 0; cache->changed != NULL && i < taken->len; i++) {
+		const char *text = taken->pdata[i];
+		char *slash = strchr(text, '/');
+		enum data_class data_class = (enum data_class)g_ascii_strtoull(text, NULL, 10);
+
+		cache->changed(data_class, slash ? slash + 1 : NULL, cache->changed_data);
+	}
+	g_ptr_array_unref(taken);
+}
+
 /* A background refresh (GThreadPool job): load once; on failure the old
  * value stays and is served until max_stale. */
 static void refresh_entry(gpointer data, gpointer user_data)
@@ -287,7 +332,10 @@ static void refresh_entry(gpointer data, gpointer user_data)
 	/* Claimed by refresh_in_background(); run_loader() sets it again. */
 	entry->loading = FALSE;
 	run_loader(cache, entry, NULL, &error);
+	GPtrArray *changes = take_changes(cache);
+
 	g_mutex_unlock(&cache->lock);
+	report_changes(cache, changes);
 }
 
 /* Start one background refresh unless a load is under way. Lock held. */
@@ -466,7 +514,10 @@ static struct cache_value *get_value(struct cache *cache, enum data_class data_c
 	if (result == NULL)
 		g_propagate_error(error, g_steal_pointer(&failure));
 	g_clear_error(&failure);
+	GPtrArray *changes = take_changes(cache);
+
 	g_mutex_unlock(&cache->lock);
+	report_changes(cache, changes);
 	if (stale != NULL)
 		*stale = served_stale;
 	return result;
@@ -523,6 +574,16 @@ void cache_set_max_stale(struct cache *cache, guint max_stale_s)
 {
 	g_mutex_lock(&cache->lock);
 	cache->max_stale_s = max_stale_s;
+	g_mutex_unlock(&cache->lock);
+}
+
+void cache_set_changed_hook(struct cache *cache, cache_differ_fn differ, cache_changed_fn changed,
+			    gpointer user_data)
+{
+	g_mutex_lock(&cache->lock);
+	cache->differ = differ;
+	cache->changed = changed;
+	cache->changed_data = user_data;
 	g_mutex_unlock(&cache->lock);
 }
 

@@ -29,3 +29,10 @@ void inventory_free_value(gpointer model)
 {
 	model_free(model);
 }
+
+gboolean inventory_models_differ(gconstpointer old_model, gconstpointer new_model)
+{
+	const struct model *a = old_model, *b = new_model;
+
+	return a->content_hash != b->content_hash;
+}

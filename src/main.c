@@ -173,6 +173,7 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 	d->fs.gid = getgid();
 	d->tree = tree_new(d->cache, &d->config, d->error_log, fs_on_tree_changed, &d->fs);
 	d->fs.tree = d->tree;
+	cache_set_changed_hook(d->cache, inventory_models_differ, tree_on_data_changed, d->tree);
 	d->warm = warm_new(d->cache, d->config.warm, d->config.warm_rate_per_s);
 	tree_set_warm(d->tree, d->warm);
 

@@ -1027,6 +1027,18 @@ static gboolean expire_patterns(struct tree *tree, const char *data, gsize len,
 	return ok;
 }
 
+void tree_on_data_changed(enum data_class data_class, const char *key, gpointer user_data)
+{
+	struct tree *tree = user_data;
+	gboolean changed[CLASS_COUNT] = { FALSE };
+	g_autoptr(GPtrArray) globs = g_ptr_array_new_with_free_func(g_free);
+
+	changed[data_class] = TRUE;
+	g_debug("%s%s%s changed in a fetch", classes_name(data_class), key ? "/" : "",
+		key ? key : "");
+	announce(tree, changed, globs);
+}
+
 /* ttl: lines "<class> <seconds>"; all checked before any applies. */
 static gboolean set_ttls(struct tree *tree, const char *data, gsize len, GError **error)
 {

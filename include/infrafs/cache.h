@@ -126,6 +126,20 @@ void cache_set_grace(struct cache *cache, enum data_class data_class, guint grac
  * default: never). */
 void cache_set_max_stale(struct cache *cache, guint max_stale_s);
 
+/* Told that (class, key) now holds different data than before; called with
+ * no cache lock held, from the thread whose fetch stored it. */
+typedef void (*cache_changed_fn)(enum data_class data_class, const char *key,
+				 gpointer user_data);
+
+/* Whether two loaded values differ (a digest comparison, say). */
+typedef gboolean (*cache_differ_fn)(gconstpointer old_data, gconstpointer new_data);
+
+/* Report stored values that differ from the ones they replace: so that a
+ * refresh that finds a name gone, or new content, reaches the kernel at
+ * once. Set before use; both may be NULL. */
+void cache_set_changed_hook(struct cache *cache, cache_differ_fn differ, cache_changed_fn changed,
+			    gpointer user_data);
+
 /* Most bytes of values held (0, the default: no bound). Evicts at once. */
 void cache_set_max_bytes(struct cache *cache, guint64 max_bytes);
 

@@ -19,3 +19,6 @@ gpointer inventory_load(enum data_class data_class, const char *key, gsize *size
 
 /* The cache's free function for what inventory_load() returns. */
 void inventory_free_value(gpointer model);
+
+/* A cache_differ_fn for models: their content hashes differ. */
+gboolean inventory_models_differ(gconstpointer old_model, gconstpointer new_model);

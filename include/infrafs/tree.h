@@ -55,6 +55,10 @@ struct tree *tree_new(struct cache *cache, const struct config *config,
 		      struct error_log *error_log, tree_changed_fn changed, gpointer user_data);
 void tree_free(struct tree *tree);
 
+/* A cache_changed_fn (user_data: the tree): the data of (class, key)
+ * changed in a fetch; the kernel's names for it are dropped. */
+void tree_on_data_changed(enum data_class data_class, const char *key, gpointer user_data);
+
 /* The warmer that .infrafs/warm shows and drives (borrowed; may be NULL). */
 struct warm;
 void tree_set_warm(struct tree *tree, struct warm *warm);

@@ -5,7 +5,7 @@ import errno
 import json
 import threading
 
-from helpers import counts_delta, errno_of
+from helpers import counts_delta, errno_of, wait_until
 
 HOSTS_ROUTE = "compute.hypervisors.detail"
 
@@ -76,3 +76,16 @@ def test_live_read_fails_with_eio_and_no_stale_copy(mount, cloud):
         assert m.read("hosts.json") == cached           # the cache still serves
     finally:
         cloud.clear_failures()
+
+
+def test_a_fetch_with_changed_data_reaches_stat_at_once(mount, cloud):
+    # stat is answered from the kernel's cache for the rest of the TTL; a
+    # fetch that brings different data (here a live read) must drop it.
+    m = mount()
+    host = next(h for h in m.listdir("hosts") if m.text("hosts/%s/state" % h) == "up\n")
+    assert m.stat("hosts/%s/state" % host).st_size == len("up\n")
+    cloud.hosts({"set": host, "state": "down"})
+    assert m.stat("hosts/%s/state" % host).st_size == len("up\n")     # still cached
+    m.read("live/hosts.json")
+    wait_until(lambda: m.stat("hosts/%s/state" % host).st_size == len("down\n"),
+               timeout=5, what="stat to see the new size")
