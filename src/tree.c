@@ -1097,6 +1097,10 @@ static gboolean set_ttls(struct tree *tree, const char *data, gsize len, GError 
 		if (!changed[c])
 			continue;
 		cache_set_ttl(tree->cache, (enum data_class)c, ttl_s[c]);
+		/* A grace window not set explicitly follows its TTL, as at mount. */
+		if (!tree->config->grace_set[c])
+			cache_set_grace(tree->cache, (enum data_class)c,
+					MIN(ttl_s[c], CONFIG_MAX_DEFAULT_GRACE_S));
 		g_info("ttl: %s now %u s", classes_name((enum data_class)c), ttl_s[c]);
 	}
 	/* The kernel holds names and attributes for the old TTL: drop them. */

@@ -157,3 +157,15 @@ def test_control_files_are_the_mounting_users_alone(mount):
         assert m.stat(".infrafs/" + name).st_mode & 0o777 == 0o600, name
     for name in ("stats", "stats.json", "metrics", "errors", "version"):
         assert m.stat(".infrafs/" + name).st_mode & 0o777 == 0o444, name
+
+
+def test_ttl_zero_at_run_time_makes_every_read_fresh(mount, cloud):
+    # The grace window follows a TTL written at run time (unless set with
+    # -o grace.CLASS), so TTL 0 means no read is answered from an old copy.
+    m = mount()
+    host = next(h for h in m.listdir("hosts") if m.text("hosts/%s/state" % h) == "up\n")
+    m.write_control("ttl", "hosts 0\n")
+    stats = json.loads(m.read(".infrafs/stats.json"))["classes"]["hosts"]
+    assert (stats["ttl_s"], stats["grace_s"]) == (0, 0)
+    cloud.hosts({"set": host, "state": "down"})
+    assert m.text("hosts/%s/state" % host) == "down\n"
