@@ -7,8 +7,11 @@
 #
 # Reading hosts.json costs nothing while the cached copy is fresh: infrafs
 # fetches the hypervisor list at most once per hosts TTL (60 s by default),
-# however many loops like this one read it. For a shorter delay, mount with
-# -o ttl.hosts=N. ROUNDS=0 (the default) means forever.
+# however many loops like this one read it. A read past the TTL gets the
+# cached copy at once and refreshes it in the background (grace window), so
+# a change shows up at most one TTL plus two intervals late. For a shorter
+# delay, mount with -o ttl.hosts=N; with -o grace.hosts=0 that read waits
+# for the new list instead. ROUNDS=0 (the default) means forever.
 set -euo pipefail
 
 mnt=${1:-$HOME/cloud}
