@@ -247,6 +247,34 @@ def test_concurrent_readers_share_one_fetch(mount, cloud, hosts):
     assert delta == {HOSTS_ROUTE: 1}
 
 
+def test_200_cold_readers_of_one_file_make_one_request_and_read_the_same_bytes(mount, cloud):
+    m = mount()
+    cloud.latency(HOSTS_ROUTE, 300)
+    before = cloud.counts()
+    barrier = threading.Barrier(200)
+    results, errors = [], []
+
+    def reader():
+        barrier.wait()
+        try:
+            results.append(m.read("hosts.json"))
+        except Exception as exc:   # reported below, on the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    cloud.latency(HOSTS_ROUTE, 0)
+    assert not errors, errors[:3]
+    assert len(results) == 200
+    assert len(set(results)) == 1
+    delta = counts_delta(before, cloud.counts())
+    delta.pop("compute.version", None)
+    assert delta == {HOSTS_ROUTE: 1}
+
+
 def test_st_mtime_is_when_the_data_was_fetched(mount, cloud):
     m = mount()
     t0 = time.time()
