@@ -295,3 +295,26 @@ def test_invalidate_file_is_writable_by_the_mounting_user_only(mount):
     assert st.st_mode & 0o777 == 0o600
     assert st.st_uid == os.getuid()
     assert m.stat(".infrafs/stats").st_mode & 0o222 == 0
+
+
+def test_missing_names_cost_no_requests(mount, cloud):
+    m = mount()
+    m.read("hosts.json")
+    m.read("aggregates.json")
+    before = cloud.counts()
+    for rel in ("hosts/no-such-host", "hosts/no-such-host/state", "aggregates/no-such",
+                "hosts/CA1-a100-node99"):
+        assert errno_of(m.stat, rel) == errno.ENOENT, rel
+    assert counts_delta(before, cloud.counts()) == {}
+
+
+def test_a_removed_host_disappears_after_a_refresh(mount, private_cloud):
+    m = mount(cloud=private_cloud)
+    gone = sorted(m.listdir("hosts"))[-1]
+    m.read("hosts/%s/state" % gone)         # the kernel knows the name
+    private_cloud.hosts({"remove": gone})
+    assert gone in m.listdir("hosts")        # still cached
+    m.write_control("refresh", "hosts\n")
+    assert gone not in m.listdir("hosts")
+    assert errno_of(m.stat, "hosts/%s/state" % gone) == errno.ENOENT
+    assert gone not in m.text("hosts.json")

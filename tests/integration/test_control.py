@@ -88,11 +88,11 @@ def test_refresh_refetches_before_the_write_returns(mount, cloud):
     assert counts_delta(before, cloud.counts()) == {"compute.hypervisors.detail": 1}
 
 
-def test_refresh_shows_a_backend_change_at_once(mount, cloud):
-    m = mount()
+def test_refresh_shows_a_backend_change_at_once(mount, private_cloud):
+    m = mount(cloud=private_cloud)
     # A host that is up now, cached before the change.
     host = next(h for h in m.listdir("hosts") if m.text("hosts/%s/state" % h) == "up\n")
-    cloud.hosts({"set": host, "state": "down"})
+    private_cloud.hosts({"set": host, "state": "down"})
     assert m.text("hosts/%s/state" % host) == "up\n"
     m.write_control("refresh", "hosts/%s\n" % host)
     assert m.text("hosts/%s/state" % host) == "down\n"
@@ -159,13 +159,13 @@ def test_control_files_are_the_mounting_users_alone(mount):
         assert m.stat(".infrafs/" + name).st_mode & 0o777 == 0o444, name
 
 
-def test_ttl_zero_at_run_time_makes_every_read_fresh(mount, cloud):
+def test_ttl_zero_at_run_time_makes_every_read_fresh(mount, private_cloud):
     # The grace window follows a TTL written at run time (unless set with
     # -o grace.CLASS), so TTL 0 means no read is answered from an old copy.
-    m = mount()
+    m = mount(cloud=private_cloud)
     host = next(h for h in m.listdir("hosts") if m.text("hosts/%s/state" % h) == "up\n")
     m.write_control("ttl", "hosts 0\n")
     stats = json.loads(m.read(".infrafs/stats.json"))["classes"]["hosts"]
     assert (stats["ttl_s"], stats["grace_s"]) == (0, 0)
-    cloud.hosts({"set": host, "state": "down"})
+    private_cloud.hosts({"set": host, "state": "down"})
     assert m.text("hosts/%s/state" % host) == "down\n"

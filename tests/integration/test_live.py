@@ -29,15 +29,15 @@ def test_every_live_read_makes_one_request(mount, cloud):
     assert counts_delta(before, cloud.counts()) == {HOSTS_ROUTE: 3}
 
 
-def test_a_live_read_refreshes_the_cache_for_everyone(mount, cloud):
-    m = mount()
+def test_a_live_read_refreshes_the_cache_for_everyone(mount, private_cloud):
+    m = mount(cloud=private_cloud)
     host = next(h for h in m.listdir("hosts") if m.text("hosts/%s/state" % h) == "up\n")
-    cloud.hosts({"set": host, "state": "down"})
+    private_cloud.hosts({"set": host, "state": "down"})
     assert m.text("hosts/%s/state" % host) == "up\n"       # cached
     assert m.text("live/hosts/%s/state" % host) == "down\n"
-    before = cloud.counts()
+    before = private_cloud.counts()
     assert m.text("hosts/%s/state" % host) == "down\n"     # from the live fetch
-    assert counts_delta(before, cloud.counts()) == {}
+    assert counts_delta(before, private_cloud.counts()) == {}
 
 
 def test_concurrent_live_readers_share_fetches(mount, cloud):
@@ -78,13 +78,13 @@ def test_live_read_fails_with_eio_and_no_stale_copy(mount, cloud):
         cloud.clear_failures()
 
 
-def test_a_fetch_with_changed_data_reaches_stat_at_once(mount, cloud):
+def test_a_fetch_with_changed_data_reaches_stat_at_once(mount, private_cloud):
     # stat is answered from the kernel's cache for the rest of the TTL; a
     # fetch that brings different data (here a live read) must drop it.
-    m = mount()
+    m = mount(cloud=private_cloud)
     host = next(h for h in m.listdir("hosts") if m.text("hosts/%s/state" % h) == "up\n")
     assert m.stat("hosts/%s/state" % host).st_size == len("up\n")
-    cloud.hosts({"set": host, "state": "down"})
+    private_cloud.hosts({"set": host, "state": "down"})
     assert m.stat("hosts/%s/state" % host).st_size == len("up\n")     # still cached
     m.read("live/hosts.json")
     wait_until(lambda: m.stat("hosts/%s/state" % host).st_size == len("down\n"),
