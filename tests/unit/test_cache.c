@@ -1,5 +1,7 @@
 /* Unit tests for cache: TTLs on the manual clock, expiry and generations,
- * coalesced loading across real threads, stats (design.md, "Cache semantics").
+ * coalesced loading across real threads, stats, the grace window
+ * (stale-while-revalidate) with its background refresh, stale-if-error and
+ * its backoff (design.md, "Cache semantics").
  *
  * The loader is in-process: it counts its calls and returns "class/key#call"
  * strings. Threads are synchronised by gates (GMutex + GCond with deadlines)
@@ -784,6 +786,599 @@ static void test_generation_waiter_not_given_stale_error(struct fixture *f, gcon
 	check_waiter_of_discarded_load(f, TRUE);
 }
 
+/* ---- stale-while-revalidate -------------------------------------------- */
+
+#define GRACE_S 30
+#define MAX_STALE_S 3600
+#define TTL_US ((gint64)TTL_S * G_USEC_PER_SEC)
+#define GRACE_US ((gint64)GRACE_S * G_USEC_PER_SEC)
+/* CACHE_FAILURE_BACKOFF_US of cache.c. */
+#define BACKOFF_US ((gint64)2 * G_USEC_PER_SEC)
+
+/* cache_get_full; *stale and *error as it left them. */
+static struct cache_value *get_full(struct fixture *f, enum data_class data_class,
+				    const char *key, gboolean *stale, GError **error)
+{
+	*stale = -1; /* neither TRUE nor FALSE: the cache must set it */
+	return cache_get_full(f->cache, data_class, key, stale, error);
+}
+
+/* cache_get_full that must succeed with the given staleness. */
+static struct cache_value *get_full_ok(struct fixture *f, enum data_class data_class,
+				       const char *key, gboolean want_stale)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean stale;
+	struct cache_value *value = get_full(f, data_class, key, &stale, &error);
+
+	g_assert_no_error(error);
+	g_assert_nonnull(value);
+	g_assert_cmpint(stale, ==, want_stale);
+	return value;
+}
+
+/* Background refreshes have no hook: poll the stats until `want` loader
+ * calls of the class have completed (fetches counts them once they are
+ * stored or failed). Bounded in real time. */
+static gboolean fetches_reach(struct fixture *f, enum data_class data_class, guint64 want)
+{
+	gint64 deadline = g_get_monotonic_time() + SYNC_DEADLINE_US;
+
+	for (;;) {
+		struct cache_class_stats stats;
+
+		stats_of(f, data_class, &stats);
+		if (stats.fetches >= want)
+			return TRUE;
+		if (g_get_monotonic_time() > deadline)
+			return FALSE;
+		g_thread_yield();
+	}
+}
+
+static void test_grace_hit_serves_old_value_and_refreshes_once(struct fixture *f,
+							       gconstpointer data)
+{
+	struct cache_class_stats stats;
+
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	/* The refresh (load 2) holds at the gate while we look. */
+	f->loader.gate_call = 2;
+	mono_us += TTL_US;
+	g_autoptr(cache_value) in_grace = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpstr(data_of(in_grace), ==, "hosts/a#1");
+	g_assert_true(wait_gate_entered(&f->loader));
+	g_autoptr(cache_value) again = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpstr(data_of(again), ==, "hosts/a#1");
+	g_assert_cmpuint(calls(f), ==, 2);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.refreshes, ==, 1);
+	g_assert_cmpuint(stats.stale_served, ==, 2);
+	g_assert_cmpuint(stats.grace_s, ==, GRACE_S);
+
+	open_gate(&f->loader);
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, 2));
+	g_assert_false(g_atomic_int_get(&f->loader.sync_failed));
+	g_assert_cmpuint(calls(f), ==, 2);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.refreshes, ==, 1);
+}
+
+static void test_grace_refreshed_value_is_fresh(struct fixture *f, gconstpointer data)
+{
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	mono_us += TTL_US;
+	g_autoptr(cache_value) in_grace = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, 2));
+	g_autoptr(cache_value) refreshed = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpstr(data_of(refreshed), ==, "hosts/a#2");
+	g_assert_cmpint(expires_of(refreshed), ==, mono_us + TTL_US);
+	g_assert_cmpuint(calls(f), ==, 2);
+	/* The reader that got the old value keeps it. */
+	g_assert_cmpstr(data_of(in_grace), ==, "hosts/a#1");
+}
+
+struct full_reader {
+	struct fixture *f;
+	struct cache_value *value;
+	gboolean stale;
+	GError *error;
+};
+
+static gpointer full_reader_thread(gpointer data)
+{
+	struct full_reader *reader = data;
+
+	reader->stale = -1;
+	reader->value = cache_get_full(reader->f->cache, CLASS_HOSTS, "a", &reader->stale,
+				       &reader->error);
+	return NULL;
+}
+
+static void test_grace_concurrent_readers_start_one_refresh(struct fixture *f,
+							    gconstpointer data)
+{
+	struct full_reader readers[N_READERS];
+	GThread *threads[N_READERS];
+	struct cache_class_stats stats;
+
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	/* The refresh stays in the loader until every reader has returned. */
+	f->loader.gate_call = 2;
+	mono_us += TTL_US;
+	for (guint i = 0; i < N_READERS; i++) {
+		readers[i] = (struct full_reader){ .f = f };
+		threads[i] = g_thread_new("grace-reader", full_reader_thread, &readers[i]);
+	}
+	for (guint i = 0; i < N_READERS; i++)
+		g_thread_join(threads[i]);
+	g_assert_true(wait_gate_entered(&f->loader));
+
+	for (guint i = 0; i < N_READERS; i++) {
+		g_assert_no_error(readers[i].error);
+		g_assert_cmpstr(data_of(readers[i].value), ==, "hosts/a#1");
+		g_assert_cmpint(readers[i].stale, ==, TRUE);
+	}
+	g_assert_cmpuint(calls(f), ==, 2);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.refreshes, ==, 1);
+	g_assert_cmpuint(stats.stale_served, ==, N_READERS);
+	g_assert_cmpuint(stats.coalesced, ==, 0);
+
+	open_gate(&f->loader);
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, 2));
+	g_assert_false(g_atomic_int_get(&f->loader.sync_failed));
+	g_assert_cmpuint(calls(f), ==, 2);
+	for (guint i = 0; i < N_READERS; i++) {
+		g_clear_pointer(&readers[i].value, cache_value_unref);
+		g_clear_error(&readers[i].error);
+	}
+}
+
+static void test_grace_last_instant_still_served_stale(struct fixture *f, gconstpointer data)
+{
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	mono_us += TTL_US + GRACE_US - 1;
+	g_autoptr(cache_value) last = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpstr(data_of(last), ==, "hosts/a#1");
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, 2));
+	g_assert_cmpuint(calls(f), ==, 2);
+}
+
+static void test_grace_beyond_window_fetches_synchronously(struct fixture *f,
+							   gconstpointer data)
+{
+	struct cache_class_stats stats;
+
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	mono_us += TTL_US + GRACE_US;
+	g_autoptr(cache_value) fetched = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	/* The reader waited for the load: it has the new value in hand. */
+	g_assert_cmpstr(data_of(fetched), ==, "hosts/a#2");
+	g_assert_cmpuint(calls(f), ==, 2);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.refreshes, ==, 0);
+	g_assert_cmpuint(stats.stale_served, ==, 0);
+	g_assert_cmpuint(stats.misses, ==, 2);
+}
+
+static void test_grace_zero_fetches_synchronously(struct fixture *f, gconstpointer data)
+{
+	struct cache_class_stats stats;
+
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	cache_set_grace(f->cache, CLASS_HOSTS, 0);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	mono_us += TTL_US;
+	g_autoptr(cache_value) fetched = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpstr(data_of(fetched), ==, "hosts/a#2");
+	g_assert_cmpuint(calls(f), ==, 2);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.refreshes, ==, 0);
+	g_assert_cmpuint(stats.grace_s, ==, 0);
+}
+
+static void test_grace_is_per_class(struct fixture *f, gconstpointer data)
+{
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	g_autoptr(cache_value) hosts = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+	g_autoptr(cache_value) flavors = get_full_ok(f, CLASS_FLAVORS, NULL, FALSE);
+
+	mono_us += TTL_US;
+	/* Flavors have no grace window (cache_new's default). */
+	g_autoptr(cache_value) flavors_again = get_full_ok(f, CLASS_FLAVORS, NULL, FALSE);
+
+	g_assert_cmpstr(data_of(flavors_again), ==, "flavors/#3");
+	g_assert_cmpuint(calls(f), ==, 3);
+}
+
+static void test_grace_skipped_after_expire(struct fixture *f, gconstpointer data)
+{
+	struct cache_class_stats stats;
+
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	/* Past the TTL, inside the grace window, then expired by request. */
+	mono_us += TTL_US;
+	g_assert_cmpuint(cache_expire(f->cache, key_matches, "a"), ==, 1);
+	g_autoptr(cache_value) fetched = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpstr(data_of(fetched), ==, "hosts/a#2");
+	g_assert_cmpuint(calls(f), ==, 2);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.refreshes, ==, 0);
+}
+
+static void test_grace_skipped_after_expire_of_fresh_value(struct fixture *f,
+							   gconstpointer data)
+{
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpuint(cache_expire(f->cache, key_matches, "a"), ==, 1);
+	g_autoptr(cache_value) fetched = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpstr(data_of(fetched), ==, "hosts/a#2");
+	g_assert_cmpuint(calls(f), ==, 2);
+}
+
+static void test_grace_applies_again_after_expire_refetch(struct fixture *f,
+							  gconstpointer data)
+{
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpuint(cache_expire(f->cache, key_matches, "a"), ==, 1);
+	g_autoptr(cache_value) second = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	/* The expiry was answered by load 2; its value has a grace window. */
+	mono_us += TTL_US;
+	g_autoptr(cache_value) in_grace = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpstr(data_of(in_grace), ==, "hosts/a#2");
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, 3));
+	g_assert_cmpuint(calls(f), ==, 3);
+}
+
+static void test_grace_failed_refresh_keeps_serving_old_value(struct fixture *f,
+							      gconstpointer data)
+{
+	struct cache_class_stats stats;
+
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += TTL_US;
+	g_autoptr(cache_value) in_grace = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, 2));
+	g_autoptr(cache_value) after_failure = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpstr(data_of(after_failure), ==, "hosts/a#1");
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.errors, ==, 1);
+}
+
+/* Within CACHE_FAILURE_BACKOFF_US of a failed background refresh, a reader
+ * in the grace window does not start another; after it, one does. */
+static void test_grace_failed_refresh_backs_off(struct fixture *f, gconstpointer data)
+{
+	struct cache_class_stats stats;
+
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += TTL_US;
+	g_autoptr(cache_value) in_grace = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, 2));
+	mono_us += BACKOFF_US - 1;
+	g_autoptr(cache_value) backing_off = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpuint(calls(f), ==, 2);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.refreshes, ==, 1);
+
+	mono_us += 1;
+	g_autoptr(cache_value) retrying = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpstr(data_of(retrying), ==, "hosts/a#1");
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, 3));
+	g_assert_cmpuint(calls(f), ==, 3);
+	g_autoptr(cache_value) refreshed = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpstr(data_of(refreshed), ==, "hosts/a#3");
+}
+
+/* The same with stale-if-error off: the grace window alone still has a
+ * copy to serve, so an outage must not cost a request per read. */
+static void test_grace_failed_refresh_backs_off_without_max_stale(struct fixture *f,
+								  gconstpointer data)
+{
+	struct cache_class_stats stats;
+
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	cache_set_max_stale(f->cache, 0);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += TTL_US;
+	g_autoptr(cache_value) in_grace = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, 2));
+	g_autoptr(cache_value) backing_off = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpstr(data_of(backing_off), ==, "hosts/a#1");
+	/* refreshes counts a refresh when the reader starts it, before returning. */
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.refreshes, ==, 1);
+	/* One that should not have started is let finish before teardown. */
+	g_assert_true(fetches_reach(f, CLASS_HOSTS, stats.refreshes + 1));
+}
+
+/* ---- stale-if-error ----------------------------------------------------- */
+
+static void test_stale_if_error_serves_old_value(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	struct cache_class_stats stats;
+	gboolean stale;
+
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += TTL_US;
+	g_autoptr(cache_value) served = get_full(f, CLASS_HOSTS, "a", &stale, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(data_of(served), ==, "hosts/a#1");
+	g_assert_cmpint(stale, ==, TRUE);
+	g_assert_cmpuint(calls(f), ==, 2);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.errors, ==, 1);
+	g_assert_cmpuint(stats.fetches, ==, 2);
+	g_assert_cmpuint(stats.stale_served, ==, 1);
+}
+
+static void test_stale_if_error_plain_get_succeeds(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	g_autoptr(cache_value) first = get_ok(f, CLASS_HOSTS, "a");
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += TTL_US;
+	g_autoptr(cache_value) served = cache_get(f->cache, CLASS_HOSTS, "a", &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(data_of(served), ==, "hosts/a#1");
+}
+
+static void test_stale_if_error_after_expire(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean stale;
+
+	cache_set_grace(f->cache, CLASS_HOSTS, GRACE_S);
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	/* An expiry skips the grace window but not stale-if-error. */
+	f->loader.fail_mask = 1u << 1;
+	g_assert_cmpuint(cache_expire(f->cache, key_matches, "a"), ==, 1);
+	g_autoptr(cache_value) served = get_full(f, CLASS_HOSTS, "a", &stale, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(data_of(served), ==, "hosts/a#1");
+	g_assert_cmpint(stale, ==, TRUE);
+	g_assert_cmpuint(calls(f), ==, 2);
+}
+
+static void test_stale_if_error_at_max_stale_still_served(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean stale;
+
+	cache_set_max_stale(f->cache, 100);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += (gint64)100 * G_USEC_PER_SEC;
+	g_autoptr(cache_value) served = get_full(f, CLASS_HOSTS, "a", &stale, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(data_of(served), ==, "hosts/a#1");
+	g_assert_cmpint(stale, ==, TRUE);
+}
+
+static void test_stale_if_error_older_than_max_stale_fails(struct fixture *f,
+							   gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	struct cache_class_stats stats;
+	gboolean stale;
+
+	cache_set_max_stale(f->cache, 100);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += (gint64)100 * G_USEC_PER_SEC + 1;
+	g_autoptr(cache_value) served = get_full(f, CLASS_HOSTS, "a", &stale, &error);
+
+	g_assert_null(served);
+	g_assert_error(error, INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE);
+	g_assert_cmpstr(error ? error->message : NULL, ==, "fake hosts/a: load 2 failed");
+	g_assert_cmpint(stale, ==, FALSE);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.errors, ==, 1);
+	g_assert_cmpuint(stats.stale_served, ==, 0);
+}
+
+static void test_stale_if_error_max_stale_zero_fails(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean stale;
+
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	cache_set_max_stale(f->cache, 0);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += TTL_US;
+	g_autoptr(cache_value) served = get_full(f, CLASS_HOSTS, "a", &stale, &error);
+
+	g_assert_null(served);
+	g_assert_error(error, INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE);
+	/* Nothing to back off with: the next read asks again at once. */
+	g_autoptr(cache_value) retried = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpstr(data_of(retried), ==, "hosts/a#3");
+}
+
+static void test_stale_if_error_without_value_fails(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean stale;
+
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	f->loader.fail_mask = 1u << 0;
+	g_autoptr(cache_value) served = get_full(f, CLASS_HOSTS, "a", &stale, &error);
+
+	g_assert_null(served);
+	g_assert_error(error, INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE);
+	/* No copy, no backoff: the next read asks again at once. */
+	g_autoptr(cache_value) retried = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpstr(data_of(retried), ==, "hosts/a#2");
+}
+
+static void test_stale_if_error_backs_off(struct fixture *f, gconstpointer data)
+{
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += TTL_US;
+	g_autoptr(cache_value) failed = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpuint(calls(f), ==, 2);
+	mono_us += BACKOFF_US - 1;
+	g_autoptr(cache_value) backing_off = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpstr(data_of(backing_off), ==, "hosts/a#1");
+	g_assert_cmpuint(calls(f), ==, 2);
+
+	mono_us += 1;
+	g_autoptr(cache_value) retried = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	g_assert_cmpstr(data_of(retried), ==, "hosts/a#3");
+	g_assert_cmpuint(calls(f), ==, 3);
+}
+
+static void test_stale_if_error_backoff_holds_after_expire(struct fixture *f,
+							   gconstpointer data)
+{
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	mono_us += TTL_US;
+	g_autoptr(cache_value) failed = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	/* Expiring again during the backoff does not hammer the backend. */
+	g_assert_cmpuint(cache_expire(f->cache, key_matches, "a"), ==, 1);
+	g_autoptr(cache_value) backing_off = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpuint(calls(f), ==, 2);
+}
+
+static void test_stale_if_error_repeated_failure_keeps_serving(struct fixture *f,
+							       gconstpointer data)
+{
+	struct cache_class_stats stats;
+
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	/* Loads 2 and 3 fail, one backoff apart. */
+	f->loader.fail_mask = (1u << 1) | (1u << 2);
+	mono_us += TTL_US;
+	g_autoptr(cache_value) failed = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	mono_us += BACKOFF_US;
+	g_autoptr(cache_value) failed_again = get_full_ok(f, CLASS_HOSTS, "a", TRUE);
+
+	g_assert_cmpstr(data_of(failed_again), ==, "hosts/a#1");
+	g_assert_cmpuint(calls(f), ==, 3);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.errors, ==, 2);
+	/* A failure does not count as a refresh of the value's age. */
+	g_assert_cmpint(fetched_wall_of(failed_again), ==, START_WALL_US);
+}
+
+/* Readers waiting on a synchronous fetch that fails are all given the copy. */
+static void test_stale_if_error_coalesced_readers_get_copy(struct fixture *f,
+							   gconstpointer data)
+{
+	struct full_reader readers[N_READERS];
+	GThread *threads[N_READERS];
+	struct cache_class_stats stats;
+
+	cache_set_max_stale(f->cache, MAX_STALE_S);
+	g_autoptr(cache_value) first = get_full_ok(f, CLASS_HOSTS, "a", FALSE);
+
+	f->loader.fail_mask = 1u << 1;
+	/* Load 2 waits until the other readers wait on it (or one returned). */
+	f->loader.await_call = 2;
+	f->loader.await_coalesced = N_READERS - 1;
+	mono_us += TTL_US;
+	for (guint i = 0; i < N_READERS; i++) {
+		readers[i] = (struct full_reader){ .f = f };
+		threads[i] = g_thread_new("failing-reader", full_reader_thread, &readers[i]);
+	}
+	for (guint i = 0; i < N_READERS; i++)
+		g_thread_join(threads[i]);
+
+	g_assert_false(g_atomic_int_get(&f->loader.sync_failed));
+	for (guint i = 0; i < N_READERS; i++) {
+		g_assert_no_error(readers[i].error);
+		g_assert_cmpstr(data_of(readers[i].value), ==, "hosts/a#1");
+		g_assert_cmpint(readers[i].stale, ==, TRUE);
+	}
+	g_assert_cmpuint(calls(f), ==, 2);
+	stats_of(f, CLASS_HOSTS, &stats);
+	g_assert_cmpuint(stats.errors, ==, 1);
+	for (guint i = 0; i < N_READERS; i++) {
+		g_clear_pointer(&readers[i].value, cache_value_unref);
+		g_clear_error(&readers[i].error);
+	}
+}
+
 #define add_test(path, fn) \
 	g_test_add(path, struct fixture, NULL, fixture_set_up, fn, fixture_tear_down)
 
@@ -819,6 +1414,43 @@ int main(int argc, char *argv[])
 	add_test("/cache/coalesce/error-shared", test_coalesce_error_shared);
 	add_test("/cache/coalesce/ttl-zero-one-load", test_coalesce_ttl_zero_one_load);
 	add_test("/cache/coalesce/wait-deadline-times-out", test_coalesce_wait_deadline_times_out);
+	add_test("/cache/grace/hit-serves-old-value-and-refreshes-once",
+		 test_grace_hit_serves_old_value_and_refreshes_once);
+	add_test("/cache/grace/refreshed-value-is-fresh", test_grace_refreshed_value_is_fresh);
+	add_test("/cache/grace/concurrent-readers-start-one-refresh",
+		 test_grace_concurrent_readers_start_one_refresh);
+	add_test("/cache/grace/last-instant-still-served-stale",
+		 test_grace_last_instant_still_served_stale);
+	add_test("/cache/grace/beyond-window-fetches-synchronously",
+		 test_grace_beyond_window_fetches_synchronously);
+	add_test("/cache/grace/zero-fetches-synchronously", test_grace_zero_fetches_synchronously);
+	add_test("/cache/grace/is-per-class", test_grace_is_per_class);
+	add_test("/cache/grace/skipped-after-expire", test_grace_skipped_after_expire);
+	add_test("/cache/grace/skipped-after-expire-of-fresh-value",
+		 test_grace_skipped_after_expire_of_fresh_value);
+	add_test("/cache/grace/applies-again-after-expire-refetch",
+		 test_grace_applies_again_after_expire_refetch);
+	add_test("/cache/grace/failed-refresh-keeps-serving-old-value",
+		 test_grace_failed_refresh_keeps_serving_old_value);
+	add_test("/cache/grace/failed-refresh-backs-off", test_grace_failed_refresh_backs_off);
+	add_test("/cache/grace/failed-refresh-backs-off-without-max-stale",
+		 test_grace_failed_refresh_backs_off_without_max_stale);
+	add_test("/cache/stale-if-error/serves-old-value", test_stale_if_error_serves_old_value);
+	add_test("/cache/stale-if-error/plain-get-succeeds", test_stale_if_error_plain_get_succeeds);
+	add_test("/cache/stale-if-error/after-expire", test_stale_if_error_after_expire);
+	add_test("/cache/stale-if-error/at-max-stale-still-served",
+		 test_stale_if_error_at_max_stale_still_served);
+	add_test("/cache/stale-if-error/older-than-max-stale-fails",
+		 test_stale_if_error_older_than_max_stale_fails);
+	add_test("/cache/stale-if-error/max-stale-zero-fails", test_stale_if_error_max_stale_zero_fails);
+	add_test("/cache/stale-if-error/without-value-fails", test_stale_if_error_without_value_fails);
+	add_test("/cache/stale-if-error/backs-off", test_stale_if_error_backs_off);
+	add_test("/cache/stale-if-error/backoff-holds-after-expire",
+		 test_stale_if_error_backoff_holds_after_expire);
+	add_test("/cache/stale-if-error/repeated-failure-keeps-serving",
+		 test_stale_if_error_repeated_failure_keeps_serving);
+	add_test("/cache/stale-if-error/coalesced-readers-get-copy",
+		 test_stale_if_error_coalesced_readers_get_copy);
 
 	return g_test_run();
 }
