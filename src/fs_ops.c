@@ -12,7 +12,7 @@
 struct fs_handle {
 	GBytes *content;       /* files opened for reading: the snapshot */
 	GPtrArray *entries;    /* directories: struct tree_dirent */
-	char *path;            /* control files opened for writing */
+	char *path;            /* directories, and control files opened for writing */
 	GString *pending;      /* bytes of an unfinished line */
 };
 
@@ -322,6 +322,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_handle *handle = g_new0(struct fs_handle, 1);
 
 	handle->entries = entries;
+	handle->path = g_steal_pointer(&path);
 	fi->fh = (uint64_t)(uintptr_t)handle;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(handle);
@@ -358,6 +359,53 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 
 		if (needed > size - used)
 			break;
+		used += needed;
+	}
+	fuse_reply_buf(req, buffer, used);
+}
+
+/* readdir with each entry's attributes, so that `ls -l` needs no lookup
+ * per entry. Offsets as in fs_readdir. Every entry handed over holds a
+ * lookup reference, as fuse_reply_entry would. */
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			   struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
+	g_autofree char *buffer = g_malloc(size);
+	size_t used = 0;
+	guint total = handle->entries->len + 2;
+
+	for (off_t next = offset; next < (off_t)total; next++) {
+		struct fuse_entry_param entry = { .attr.st_ino = 0xffffffffu };
+		const char *name = next == 0 ? "." : "..";
+		struct tree_attr attr;
+		g_autoptr(GError) error = NULL;
+
+		entry.attr.st_mode = S_IFDIR;
+		if (next >= 2) {
+			const struct tree_dirent *dirent = handle->entries->pdata[next - 2];
+			g_autofree char *path = child_path(handle->path, dirent->name);
+
+			name = dirent->name;
+			entry.attr.st_mode = dirent->kind == TREE_DIR ? S_IFDIR : S_IFREG;
+			/* An entry whose attributes fail is passed bare: looked up later. */
+			if (tree_stat(fs->tree, path, &attr, &error)) {
+				entry.ino = inode_table_ref(fs->inodes, path, &attr);
+				entry.generation = 1;
+				entry.attr_timeout = entry.entry_timeout = attr.cache_s;
+				fill_stat(fs, entry.ino, &attr, &entry.attr);
+			}
+		}
+		size_t needed = fuse_add_direntry_plus(req, buffer + used, size - used, name,
+						       &entry, next + 1);
+
+		if (needed > size - used) {
+			/* Did not fit: the kernel never saw this reference. */
+			if (entry.ino != 0)
+				inode_table_forget(fs->inodes, entry.ino, 1);
+			break;
+		}
 		used += needed;
 	}
 	fuse_reply_buf(req, buffer, used);
@@ -481,6 +529,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.release = fs_release,
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
 	.releasedir = fs_releasedir,
 	.getxattr = fs_getxattr,
 	.listxattr = fs_listxattr,
