@@ -21,16 +21,49 @@ static struct fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static void handle_free(struct fs_handle *handle)
+static void handle_destroy(gpointer data)
 {
-	if (handle == NULL)
-		return;
+	struct fs_handle *handle = data;
+
 	g_clear_pointer(&handle->content, g_bytes_unref);
 	g_clear_pointer(&handle->entries, g_ptr_array_unref);
 	g_free(handle->path);
 	if (handle->pending != NULL)
 		g_string_free(handle->pending, TRUE);
 	g_free(handle);
+}
+
+void fs_init_handles(struct fs *fs)
+{
+	g_mutex_init(&fs->handles_lock);
+	fs->handles = g_hash_table_new_full(g_direct_hash, g_direct_equal, handle_destroy, NULL);
+}
+
+void fs_free_handles(struct fs *fs)
+{
+	if (fs->handles == NULL)
+		return;
+	g_hash_table_unref(fs->handles);
+	fs->handles = NULL;
+	g_mutex_clear(&fs->handles_lock);
+}
+
+/* A new handle, owned by `fs` until handle_free(). */
+static struct fs_handle *handle_new(struct fs *fs)
+{
+	struct fs_handle *handle = g_new0(struct fs_handle, 1);
+
+	g_mutex_lock(&fs->handles_lock);
+	g_hash_table_add(fs->handles, handle);
+	g_mutex_unlock(&fs->handles_lock);
+	return handle;
+}
+
+static void handle_free(struct fs *fs, struct fs_handle *handle)
+{
+	g_mutex_lock(&fs->handles_lock);
+	g_hash_table_remove(fs->handles, handle);
+	g_mutex_unlock(&fs->handles_lock);
 }
 
 static char *child_path(const char *parent, const char *name)
@@ -183,7 +216,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, EACCES);
 			return;
 		}
-		struct fs_handle *handle = g_new0(struct fs_handle, 1);
+		struct fs_handle *handle = handle_new(fs);
 
 		handle->path = g_steal_pointer(&path);
 		handle->pending = g_string_new(NULL);
@@ -192,7 +225,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->direct_io = 1;
 		fi->nonseekable = 1;
 		if (fuse_reply_open(req, fi) != 0)
-			handle_free(handle);
+			handle_free(fs, handle);
 		return;
 	}
 	GBytes *content = tree_read(fs->tree, path, &attr, &error);
@@ -208,7 +241,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	struct fs_handle *handle = g_new0(struct fs_handle, 1);
+	struct fs_handle *handle = handle_new(fs);
 
 	handle->content = content;
 	fi->fh = (uint64_t)(uintptr_t)handle;
@@ -220,15 +253,19 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else
 		fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(handle);
+		handle_free(fs, handle);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		    struct fuse_file_info *fi)
 {
 	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
+	/* Our own reference for the reply: the reader may close the file, and a
+	 * RELEASE on another thread free the handle, as soon as the kernel has
+	 * the bytes, which can be before fuse_reply_buf returns. */
+	g_autoptr(GBytes) content = g_bytes_ref(handle->content);
 	gsize length = 0;
-	const char *data = g_bytes_get_data(handle->content, &length);
+	const char *data = g_bytes_get_data(content, &length);
 
 	if (offset < 0 || (guint64)offset >= length) {
 		fuse_reply_buf(req, NULL, 0);
@@ -300,7 +337,7 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free((struct fs_handle *)(uintptr_t)fi->fh);
+	handle_free(fs_of(req), (struct fs_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -319,13 +356,13 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		reply_error(req, error);
 		return;
 	}
-	struct fs_handle *handle = g_new0(struct fs_handle, 1);
+	struct fs_handle *handle = handle_new(fs);
 
 	handle->entries = entries;
 	handle->path = g_steal_pointer(&path);
 	fi->fh = (uint64_t)(uintptr_t)handle;
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(handle);
+		handle_free(fs, handle);
 }
 
 /* Offsets: 1 is ".", 2 is "..", 3 + i is entries[i]. */
@@ -413,7 +450,7 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free((struct fs_handle *)(uintptr_t)fi->fh);
+	handle_free(fs_of(req), (struct fs_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

@@ -169,6 +169,7 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 	cache_set_max_bytes(d->cache, d->config.cache_max_bytes);
 	d->inodes = inode_table_new();
 	d->fs.inodes = d->inodes;
+	fs_init_handles(&d->fs);
 	d->fs.uid = getuid();
 	d->fs.gid = getgid();
 	d->tree = tree_new(d->cache, &d->config, d->error_log, fs_on_tree_changed, &d->fs);
@@ -190,6 +191,8 @@ static void daemon_destroy(struct daemon *d)
 	if (d->session != NULL)
 		fuse_session_destroy(d->session);
 	g_clear_pointer(&d->warm, warm_free);
+	/* After the session: no request can reach a handle any more. */
+	fs_free_handles(&d->fs);
 	g_clear_pointer(&d->tree, tree_free);
 	g_clear_pointer(&d->inodes, inode_table_free);
 	g_clear_pointer(&d->cache, cache_free);

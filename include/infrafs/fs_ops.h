@@ -26,7 +26,14 @@ struct fs {
 	struct fs_notify *notify;    /* borrowed; NULL until the session exists */
 	uid_t uid;                   /* the mounting user owns every file */
 	gid_t gid;
+	GMutex handles_lock;         /* guards handles */
+	GHashTable *handles;         /* open file and directory handles, owned: a
+				      * release may never come (lazy unmount) */
 };
+
+/* Set up and tear down what struct fs owns (not the borrowed modules). */
+void fs_init_handles(struct fs *fs);
+void fs_free_handles(struct fs *fs);
 
 const struct fuse_lowlevel_ops *fs_ops_table(void);
 
