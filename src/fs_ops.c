@@ -116,6 +116,17 @@ static gboolean same_version(const struct tree_attr *stored, const struct tree_a
 	       current->version == stored->version;
 }
 
+/* The entry reply for `path`, taking the lookup reference it hands over. */
+static void make_entry(struct fs *fs, const char *path, const struct tree_attr *attr,
+		       struct fuse_entry_param *entry)
+{
+	entry->ino = inode_table_ref(fs->inodes, path, attr);
+	entry->generation = 1;
+	entry->attr_timeout = attr->cache_s;
+	entry->entry_timeout = attr->cache_s;
+	fill_stat(fs, entry->ino, attr, &entry->attr);
+}
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
@@ -131,14 +142,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_error(req, error);
 		return;
 	}
-	struct fuse_entry_param entry = {
-		.attr_timeout = attr.cache_s,
-		.entry_timeout = attr.cache_s,
-		.generation = 1,
-	};
+	struct fuse_entry_param entry = { 0 };
 
-	entry.ino = inode_table_ref(fs->inodes, path, &attr);
-	fill_stat(fs, entry.ino, &attr, &entry.attr);
+	make_entry(fs, path, &attr, &entry);
 	if (fuse_reply_entry(req, &entry) != 0)
 		inode_table_forget(fs->inodes, entry.ino, 1); /* the kernel never saw it */
 }
@@ -427,12 +433,8 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 			name = dirent->name;
 			entry.attr.st_mode = dirent->kind == TREE_DIR ? S_IFDIR : S_IFREG;
 			/* An entry whose attributes fail is passed bare: looked up later. */
-			if (tree_stat(fs->tree, path, &attr, &error)) {
-				entry.ino = inode_table_ref(fs->inodes, path, &attr);
-				entry.generation = 1;
-				entry.attr_timeout = entry.entry_timeout = attr.cache_s;
-				fill_stat(fs, entry.ino, &attr, &entry.attr);
-			}
+			if (tree_stat(fs->tree, path, &attr, &error))
+				make_entry(fs, path, &attr, &entry);
 		}
 		size_t needed = fuse_add_direntry_plus(req, buffer + used, size - used, name,
 						       &entry, next + 1);
