@@ -18,6 +18,9 @@ struct backend {
 	gboolean negotiated;
 	int compute_major;
 	int compute_minor;          /* 0.0 when the cloud has no microversions */
+	gboolean placement_negotiated;
+	int placement_major;
+	int placement_minor;
 };
 
 struct backend *backend_new(struct http_client *client, struct os_auth *auth)
@@ -217,6 +220,10 @@ static json_object *get_json_url(struct backend *backend, const char *service, c
 		legacy_header = g_strdup_printf("X-OpenStack-Nova-API-Version: %d.%d",
 						backend->compute_major, backend->compute_minor);
 	}
+	/* Without the header Placement answers as 1.0, which has no in_tree. */
+	if (g_strcmp0(service, "placement") == 0 && backend->placement_major > 0)
+		version_header = g_strdup_printf("OpenStack-API-Version: placement %d.%d",
+						 backend->placement_major, backend->placement_minor);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		g_autoptr(secret_string) token = os_auth_token(backend->auth, error);
 
@@ -404,6 +411,136 @@ static json_object *fetch_projects(struct backend *backend, GError **error)
 	return g_steal_pointer(&items);
 }
 
+/* Placement's version document: {"versions":[{"max_version":"1.39",...}]}. */
+static gboolean negotiate_placement(struct backend *backend, GError **error)
+{
+	g_autofree char *base = service_url(backend, "placement", error);
+
+	if (base == NULL)
+		return FALSE;
+	g_autofree char *url = g_strconcat(base, "/", NULL);
+	const char *headers[] = { "Accept: application/json", NULL };
+	g_autoptr(http_response) response =
+		http_request(backend->client, "GET", url, headers, NULL, error);
+
+	if (response == NULL)
+		return FALSE;
+	if (response->status != 200) {
+		set_status_error(error, url, response);
+		return FALSE;
+	}
+	gsize len = 0;
+	const char *data = g_bytes_get_data(response->body, &len);
+	g_autoptr(json_object) parsed = json_util_parse(data, len, error);
+	json_object *versions = parsed ? json_util_require_array(parsed, "versions", error) : NULL;
+	json_object *first = versions && json_object_array_length(versions) > 0
+				     ? json_object_array_get_idx(versions, 0)
+				     : NULL;
+	int major = 0, minor = 0;
+
+	if (first == NULL ||
+	    !parse_microversion(json_util_get_string(first, "max_version"), &major, &minor)) {
+		if (error != NULL && *error == NULL)
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_BAD_RESPONSE,
+				    "Placement version document %s has no max_version", url);
+		return FALSE;
+	}
+	if (major > BACKEND_PLACEMENT_MAX_MAJOR ||
+	    (major == BACKEND_PLACEMENT_MAX_MAJOR && minor > BACKEND_PLACEMENT_MAX_MINOR)) {
+		major = BACKEND_PLACEMENT_MAX_MAJOR;
+		minor = BACKEND_PLACEMENT_MAX_MINOR;
+	}
+	if (major == 1 && minor < 14) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_BACKEND,
+			    "Placement at %s offers only %d.%d; infrafs needs 1.14 (in_tree)", base,
+			    major, minor);
+		return FALSE;
+	}
+	backend->placement_major = major;
+	backend->placement_minor = minor;
+	backend->placement_negotiated = TRUE;
+	g_info("Placement at %s: using microversion %d.%d", base, major, minor);
+	return TRUE;
+}
+
+/* A provider's member `what` ("inventories", "usages") added to it. */
+static gboolean add_provider_part(struct backend *backend, json_object *provider,
+				  const char *uuid, const char *what, GError **error)
+{
+	g_autofree char *escaped = g_uri_escape_string(uuid, NULL, FALSE);
+	g_autofree char *path = g_strdup_printf("/resource_providers/%s/%s", escaped, what);
+	g_autoptr(json_object) body = get_json(backend, "placement", path, error);
+	json_object *part = body ? json_util_require_object(body, what, error) : NULL;
+
+	if (part == NULL)
+		return FALSE;
+	json_object_object_add(provider, what, json_object_get(part));
+	return TRUE;
+}
+
+/* The provider tree of the hypervisor called `hostname`, with inventories
+ * and usages: name -> root uuid -> in_tree -> parts of each provider. */
+static json_object *fetch_placement(struct backend *backend, const char *hostname,
+				    GError **error)
+{
+	gboolean ok = TRUE;
+
+	g_mutex_lock(&backend->lock);
+	if (!backend->placement_negotiated)
+		ok = negotiate_placement(backend, error);
+	g_mutex_unlock(&backend->lock);
+	if (!ok)
+		return NULL;
+
+	g_autofree char *escaped = g_uri_escape_string(hostname, NULL, FALSE);
+	g_autofree char *by_name = g_strdup_printf("/resource_providers?name=%s", escaped);
+	g_autoptr(json_object) named = get_json(backend, "placement", by_name, error);
+	json_object *matches = named ? json_util_require_array(named, "resource_providers", error)
+				     : NULL;
+
+	if (matches == NULL)
+		return NULL;
+	g_autoptr(json_object) result = json_object_new_object();
+	json_object *providers = json_object_new_array();
+
+	json_object_object_add(result, "resource_providers", providers);
+	if (json_object_array_length(matches) == 0)
+		return g_steal_pointer(&result); /* not in Placement: nothing to show */
+
+	const char *root = json_util_get_string(json_object_array_get_idx(matches, 0), "uuid");
+
+	if (root == NULL) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_BAD_RESPONSE,
+			    "GET %s: a provider without a uuid", by_name);
+		return NULL;
+	}
+	g_autofree char *root_escaped = g_uri_escape_string(root, NULL, FALSE);
+	g_autofree char *by_tree = g_strdup_printf("/resource_providers?in_tree=%s", root_escaped);
+	g_autoptr(json_object) tree = get_json(backend, "placement", by_tree, error);
+	json_object *members = tree ? json_util_require_array(tree, "resource_providers", error)
+				    : NULL;
+
+	if (members == NULL)
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(members); i++) {
+		json_object *provider = json_object_array_get_idx(members, i);
+		const char *uuid = json_util_get_string(provider, "uuid");
+		json_object *copy = json_object_new_object();
+
+		json_object_object_foreach(provider, key, value)
+		{
+			/* Links point at the API, not at anything in the mount. */
+			if (g_strcmp0(key, "links") != 0)
+				json_object_object_add(copy, key, json_object_get(value));
+		}
+		json_object_array_add(providers, copy);
+		if (uuid == NULL || !add_provider_part(backend, copy, uuid, "inventories", error) ||
+		    !add_provider_part(backend, copy, uuid, "usages", error))
+			return NULL;
+	}
+	return g_steal_pointer(&result);
+}
+
 static json_object *fetch_quota(struct backend *backend, const char *project_id, GError **error)
 {
 	g_autofree char *escaped = g_uri_escape_string(project_id, NULL, FALSE);
@@ -427,7 +564,8 @@ json_object *backend_fetch(struct backend *backend, enum data_class data_class, 
 {
 	int major, minor;
 
-	if (data_class != CLASS_PROJECTS && !compute_version(backend, &major, &minor, error))
+	if (data_class != CLASS_PROJECTS && data_class != CLASS_PLACEMENT &&
+	    !compute_version(backend, &major, &minor, error))
 		return NULL;
 
 	switch (data_class) {
@@ -447,6 +585,8 @@ json_object *backend_fetch(struct backend *backend, enum data_class data_class, 
 		return fetch_quota(backend, key, error);
 	case CLASS_SERVERS:
 		return fetch_servers(backend, key, error);
+	case CLASS_PLACEMENT:
+		return fetch_placement(backend, key, error);
 	default:
 		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_NOT_FOUND,
 			    "no backend for data class %s", classes_name(data_class));

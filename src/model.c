@@ -329,10 +329,100 @@ static GBytes *quota_table(json_object *quota_set)
 	return render_lines((const char *const *)lines->pdata, lines->len);
 }
 
+gboolean model_is_gpu_class(const char *resource_class)
+{
+	return g_strcmp0(resource_class, "VGPU") == 0 || g_strcmp0(resource_class, "PGPU") == 0 ||
+	       g_str_has_prefix(resource_class, "CUSTOM_GPU");
+}
+
+static double number_of(json_object *object, const char *key, double fallback)
+{
+	json_object *member = NULL;
+
+	if (object == NULL || !json_object_object_get_ex(object, key, &member) || member == NULL ||
+	    !(json_object_is_type(member, json_type_int) ||
+	      json_object_is_type(member, json_type_double)))
+		return fallback;
+	return json_object_get_double(member);
+}
+
+/* inventory.json: the provider tree as fetched, plus "totals" per resource
+ * class over the whole tree: capacity = (total - reserved) x allocation
+ * ratio, used, free. Also counts the GPUs. Returns a new object. */
+static json_object *placement_document(json_object *json, gint64 *gpu_count, GError **error)
+{
+	json_object *providers = json_util_require_array(json, "resource_providers", error);
+
+	if (providers == NULL)
+		return NULL;
+	g_autoptr(GHashTable) capacity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(GHashTable) used = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+	for (size_t i = 0; i < json_object_array_length(providers); i++) {
+		json_object *provider = json_object_array_get_idx(providers, i);
+		json_object *inventories = json_util_get(provider, "inventories", json_type_object);
+		json_object *usages = json_util_get(provider, "usages", json_type_object);
+
+		json_object_object_foreach(inventories, rc, inventory)
+		{
+			double *sum = g_hash_table_lookup(capacity, rc);
+
+			if (sum == NULL) {
+				sum = g_new0(double, 1);
+				g_hash_table_insert(capacity, g_strdup(rc), sum);
+			}
+			*sum += (number_of(inventory, "total", 0) - number_of(inventory, "reserved", 0)) *
+				number_of(inventory, "allocation_ratio", 1.0);
+		}
+		json_object_object_foreach(usages, usage_rc, amount)
+		{
+			double *sum = g_hash_table_lookup(used, usage_rc);
+
+			if (sum == NULL) {
+				sum = g_new0(double, 1);
+				g_hash_table_insert(used, g_strdup(usage_rc), sum);
+			}
+			*sum += amount && (json_object_is_type(amount, json_type_int) ||
+					   json_object_is_type(amount, json_type_double))
+					? json_object_get_double(amount)
+					: 0;
+		}
+	}
+	json_object *document = json_object_new_object();
+	json_object *totals = json_object_new_object();
+	/* Sorted, so that equal data renders to equal bytes (and one version). */
+	g_autoptr(GPtrArray) classes = g_ptr_array_new();
+	GHashTableIter iter;
+	gpointer key;
+
+	g_hash_table_iter_init(&iter, capacity);
+	while (g_hash_table_iter_next(&iter, &key, NULL))
+		g_ptr_array_add(classes, key);
+	g_ptr_array_sort(classes, compare_strings);
+	json_object_object_add(document, "resource_providers", json_object_get(providers));
+	json_object_object_add(document, "totals", totals);
+	*gpu_count = -1;
+	for (guint i = 0; i < classes->len; i++) {
+		const char *rc = classes->pdata[i];
+		double cap = *(double *)g_hash_table_lookup(capacity, rc);
+		double *in_use = g_hash_table_lookup(used, rc);
+		json_object *total = json_object_new_object();
+
+		json_object_object_add(total, "capacity", json_object_new_int64((gint64)cap));
+		json_object_object_add(total, "used", json_object_new_int64(in_use ? (gint64)*in_use : 0));
+		json_object_object_add(total, "free",
+				       json_object_new_int64((gint64)(cap - (in_use ? *in_use : 0))));
+		json_object_object_add(totals, rc, total);
+		if (model_is_gpu_class(rc))
+			*gpu_count = MAX(*gpu_count, 0) + (gint64)cap;
+	}
+	return document;
+}
+
 static struct model_document *document_build(enum data_class data_class, json_object *json,
 					     gsize *size_bytes, GError **error)
 {
-	json_type wanted = data_class == CLASS_QUOTAS ? json_type_object : json_type_array;
+	json_type wanted = data_class == CLASS_SERVERS ? json_type_array : json_type_object;
 
 	if (json == NULL || !json_object_is_type(json, wanted)) {
 		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_BAD_RESPONSE,
@@ -343,6 +433,19 @@ static struct model_document *document_build(enum data_class data_class, json_ob
 	struct model_document *document = g_new0(struct model_document, 1);
 
 	document->data_class = data_class;
+	document->gpu_count = -1;
+	if (data_class == CLASS_PLACEMENT) {
+		g_autoptr(json_object) placement =
+			placement_document(json, &document->gpu_count, error);
+
+		if (placement == NULL) {
+			g_free(document);
+			return NULL;
+		}
+		document->json = render_json(placement);
+		*size_bytes = g_bytes_get_size(document->json);
+		return document;
+	}
 	document->json = render_json(json);
 	*size_bytes = g_bytes_get_size(document->json);
 	if (data_class == CLASS_QUOTAS) {
@@ -356,7 +459,8 @@ struct model *model_build(enum data_class data_class, json_object *json, GError 
 {
 	struct model *model = g_new0(struct model, 1);
 
-	if (data_class == CLASS_QUOTAS || data_class == CLASS_SERVERS)
+	if (data_class == CLASS_QUOTAS || data_class == CLASS_SERVERS ||
+	    data_class == CLASS_PLACEMENT)
 		model->document = document_build(data_class, json, &model->size_bytes, error);
 	else if (data_class < CLASS_COUNT && collection_kinds[data_class].item_new != NULL)
 		model->collection = collection_build(data_class, json, &model->size_bytes, error);

@@ -164,7 +164,8 @@ static GBytes *render_readme(struct tree *tree)
 			"  aggregates.json hosts.json flavors.json projects.json   whole collections, for jq\n"
 			"  aggregates/<name>/   aggregate.json hosts metadata/<key> availability_zone gpu_type\n"
 			"  hosts/<hypervisor>/  hypervisor.json service_host aggregates state status\n"
-			"                       servers.json gpu_type   (hosts/<service host> works too)\n"
+			"                       servers.json inventory.json gpu_type gpu_count\n"
+			"                       (hosts/<service host> works too)\n"
 			"  flavors/<name>/      flavor.json extra_specs/<key>\n"
 			"  quotas/<project>/    compute.json compute\n"
 			"\n"
@@ -408,9 +409,9 @@ static gboolean walk_aggregates(struct walk *walk, GError **error)
 /* ---- /hosts ------------------------------------------------------------- */
 
 static const struct view host_views[] = {
-	{ "aggregates", TREE_FILE }, { "gpu_type", TREE_FILE },     { "hypervisor.json", TREE_FILE },
-	{ "servers.json", TREE_FILE }, { "service_host", TREE_FILE }, { "state", TREE_FILE },
-	{ "status", TREE_FILE },
+	{ "aggregates", TREE_FILE },     { "gpu_count", TREE_FILE },    { "gpu_type", TREE_FILE },
+	{ "hypervisor.json", TREE_FILE }, { "inventory.json", TREE_FILE }, { "servers.json", TREE_FILE },
+	{ "service_host", TREE_FILE },   { "state", TREE_FILE },        { "status", TREE_FILE },
 };
 
 static gboolean render_host_aggregates(struct walk *walk, const struct model_host *host,
@@ -459,6 +460,44 @@ static gboolean render_host_gpu_type(struct walk *walk, const struct model_host 
 	return set_file(walk, g_bytes_new_static("", 0));
 }
 
+/* Placement's GPU inventory first; else the gpu_count of the host's
+ * aggregates' metadata (also when Placement refuses or does not know the
+ * host); else an empty file. */
+static gboolean render_host_gpu_count(struct walk *walk, const struct model_host *host,
+				      GError **error)
+{
+	g_autoptr(GError) placement_error = NULL;
+	const struct model *placement =
+		need(walk, CLASS_PLACEMENT, host->item.name ? host->item.name : "", &placement_error);
+
+	if (placement != NULL && placement->document->gpu_count >= 0) {
+		g_autofree char *count =
+			g_strdup_printf("%" G_GINT64_FORMAT, placement->document->gpu_count);
+
+		return set_file(walk, render_value(count));
+	}
+	if (placement == NULL &&
+	    !g_error_matches(placement_error, INFRAFS_ERROR, INFRAFS_ERROR_FORBIDDEN) &&
+	    !g_error_matches(placement_error, INFRAFS_ERROR, INFRAFS_ERROR_NOT_FOUND)) {
+		g_propagate_error(error, g_steal_pointer(&placement_error));
+		return FALSE;
+	}
+	const struct model *model = need(walk, CLASS_AGGREGATES, NULL, error);
+
+	if (model == NULL)
+		return FALSE;
+	const GPtrArray *member_of = model_aggregates_of_host(model->collection, host->service_host);
+
+	for (guint i = 0; member_of != NULL && i < member_of->len; i++) {
+		const struct model_aggregate *aggregate = member_of->pdata[i];
+		const char *value = g_hash_table_lookup(aggregate->metadata.values, "gpu_count");
+
+		if (value != NULL && *value != '\0')
+			return set_file(walk, render_value(value));
+	}
+	return set_file(walk, g_bytes_new_static("", 0));
+}
+
 static gboolean walk_hosts(struct walk *walk, GError **error)
 {
 	const struct model_item *item = NULL;
@@ -486,6 +525,14 @@ static gboolean walk_hosts(struct walk *walk, GError **error)
 		return render_host_aggregates(walk, host, error);
 	if (g_strcmp0(view, "gpu_type") == 0)
 		return render_host_gpu_type(walk, host, error);
+	if (g_strcmp0(view, "gpu_count") == 0)
+		return render_host_gpu_count(walk, host, error);
+	if (g_strcmp0(view, "inventory.json") == 0) {
+		const struct model *placement =
+			need(walk, CLASS_PLACEMENT, host->item.name ? host->item.name : "", error);
+
+		return placement && set_file(walk, g_bytes_ref(placement->document->json));
+	}
 	if (g_strcmp0(view, "servers.json") == 0) {
 		const struct model *servers =
 			need(walk, CLASS_SERVERS, host->item.name ? host->item.name : "", error);
@@ -853,6 +900,7 @@ static const struct {
 	/* Invalidation matches quotas per project (see entry_matches). */
 	[CLASS_QUOTAS] = { NULL, NULL, FALSE, { "quotas/*/compute", "quotas/*/compute.json" } },
 	[CLASS_SERVERS] = { NULL, NULL, FALSE, { "hosts/*/servers.json" } },
+	[CLASS_PLACEMENT] = { NULL, NULL, FALSE, { "hosts/*/inventory.json", "hosts/*/gpu_count" } },
 };
 
 /* One cache entry that expired, to refetch it for `refresh`. */
@@ -939,9 +987,11 @@ static gboolean entry_matches(enum data_class data_class, const char *key,
 		hit = any_pattern_covers(expiry, dir ? dir : "quotas");
 		if (hit)
 			g_ptr_array_add(expiry->changed, g_strdup(dir ? dir : "quotas"));
-	} else if (data_class == CLASS_SERVERS) {
+	} else if (data_class == CLASS_SERVERS || data_class == CLASS_PLACEMENT) {
 		g_autofree char *file_name = names_encode(key);
-		g_autofree char *path = g_strconcat("hosts/", file_name, "/servers.json", NULL);
+		g_autofree char *path = g_strconcat(
+			"hosts/", file_name,
+			data_class == CLASS_SERVERS ? "/servers.json" : "/inventory.json", NULL);
 
 		hit = key != NULL && any_pattern_covers(expiry, path);
 	} else if (class_paths[data_class].dir != NULL) {

@@ -19,6 +19,10 @@
 #define BACKEND_COMPUTE_MAX_MAJOR 2
 #define BACKEND_COMPUTE_MAX_MINOR 90
 
+/* The highest Placement microversion infrafs asks for (1.14: in_tree). */
+#define BACKEND_PLACEMENT_MAX_MAJOR 1
+#define BACKEND_PLACEMENT_MAX_MINOR 39
+
 /* Safety stop for a pagination chain that never ends. */
 #define BACKEND_MAX_PAGES 10000
 
@@ -34,7 +38,10 @@ void backend_free(struct backend *backend);
  *   CLASS_AGGREGATES, CLASS_HOSTS, CLASS_FLAVORS, CLASS_PROJECTS,
  *   CLASS_SERVERS: an array of the API objects, all pages joined (flavors
  *   always carry "extra_specs");
- *   CLASS_QUOTAS: the "quota_set" object of os-quota-sets/<id>/detail. */
+ *   CLASS_QUOTAS: the "quota_set" object of os-quota-sets/<id>/detail;
+ *   CLASS_PLACEMENT (key = hypervisor_hostname): {"resource_providers": [the
+ *   host's provider tree, each with "inventories" and "usages"]}, with an
+ *   empty list when Placement has no provider of that name. */
 json_object *backend_fetch(struct backend *backend, enum data_class data_class, const char *key,
 			   GError **error);
 

@@ -62,12 +62,18 @@ struct model_collection {
 	GHashTable *aggregates_by_host;
 };
 
-/* A single document: a quota set or one host's servers. */
+/* A single document: a quota set, one host's servers, or one host's
+ * Placement provider tree. */
 struct model_document {
 	enum data_class data_class;
-	GBytes *json;                /* compute.json / servers.json */
+	GBytes *json;                /* compute.json / servers.json / inventory.json */
 	GBytes *table;               /* quotas: "resource limit in_use reserved" lines */
+	gint64 gpu_count;            /* Placement: GPUs the providers can hold, -1 if none */
 };
+
+/* Resource classes counted as GPUs: whole (PGPU), mediated (VGPU), and the
+ * custom classes operators give GPU models (CUSTOM_GPU_*). */
+gboolean model_is_gpu_class(const char *resource_class);
 
 /* What the cache holds for any class: exactly one of the two is set. */
 struct model {

@@ -15,7 +15,8 @@ from helpers import errno_name, errno_of
 TOP_LEVEL = ["README", "aggregates", "aggregates.json", "flavors", "flavors.json", "hosts", "live",
              "hosts.json", "projects.json", "quotas"]
 AGGREGATE_VIEWS = ["aggregate.json", "availability_zone", "gpu_type", "hosts", "metadata"]
-HOST_VIEWS = ["aggregates", "gpu_type", "hypervisor.json", "servers.json", "service_host",
+HOST_VIEWS = ["aggregates", "gpu_count", "gpu_type", "hypervisor.json", "inventory.json",
+              "servers.json", "service_host",
               "state", "status"]
 
 # design.md's default hostname rules, first match wins (case-insensitive).

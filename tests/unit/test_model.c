@@ -436,9 +436,75 @@ static void test_shape_class_without_model(void)
 	g_autoptr(json_object) json = parse("[]");
 	g_autoptr(GError) error = NULL;
 
-	g_assert_null(model_build(CLASS_PLACEMENT, json, &error));
+	g_assert_null(model_build(CLASS_NETBOX, json, &error));
 	g_assert_nonnull(error);
 	g_assert_true(error->domain == INFRAFS_ERROR);
+}
+
+/* ---- placement ---------------------------------------------------------- */
+
+/* A root provider and one child GPU provider, as libvirt vGPU reports them. */
+static const char placement_tree[] =
+	"{\"resource_providers\": ["
+	" {\"uuid\": \"r1\", \"name\": \"cmp1\","
+	"  \"inventories\": {\"VCPU\": {\"total\": 64, \"reserved\": 4, \"allocation_ratio\": 2.0},"
+	"                   \"MEMORY_MB\": {\"total\": 1000, \"reserved\": 0, \"allocation_ratio\": 1.0}},"
+	"  \"usages\": {\"VCPU\": 10, \"MEMORY_MB\": 500}},"
+	" {\"uuid\": \"c1\", \"name\": \"cmp1_pci_0000_84_00_0\","
+	"  \"inventories\": {\"VGPU\": {\"total\": 4, \"reserved\": 0, \"allocation_ratio\": 1.0},"
+	"                   \"CUSTOM_GPU_A100\": {\"total\": 2, \"reserved\": 1, \"allocation_ratio\": 1.0}},"
+	"  \"usages\": {\"VGPU\": 3}}]}";
+
+static void test_placement_totals_and_gpu_count(void)
+{
+	g_autoptr(model) built = build_ok(CLASS_PLACEMENT, placement_tree);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(json_object) got = json_util_parse(g_bytes_get_data(built->document->json, NULL),
+						     g_bytes_get_size(built->document->json), &error);
+	json_object *totals = json_util_get(got, "totals", json_type_object);
+	json_object *vcpu = json_util_get(totals, "VCPU", json_type_object);
+	json_object *vgpu = json_util_get(totals, "VGPU", json_type_object);
+
+	g_assert_no_error(error);
+	/* (64 - 4) x 2.0 = 120 VCPUs, 10 used. */
+	g_assert_cmpint(json_object_get_int64(json_util_get(vcpu, "capacity", json_type_int)), ==, 120);
+	g_assert_cmpint(json_object_get_int64(json_util_get(vcpu, "free", json_type_int)), ==, 110);
+	g_assert_cmpint(json_object_get_int64(json_util_get(vgpu, "used", json_type_int)), ==, 3);
+	/* GPUs: 4 VGPU + (2 - 1) CUSTOM_GPU_A100; VCPU and memory do not count. */
+	g_assert_cmpint(built->document->gpu_count, ==, 5);
+	g_assert_cmpuint(json_object_array_length(
+				 json_util_get(got, "resource_providers", json_type_array)), ==, 2);
+}
+
+static void test_placement_totals_are_sorted_for_a_stable_version(void)
+{
+	g_autoptr(model) first = build_ok(CLASS_PLACEMENT, placement_tree);
+	g_autoptr(model) second = build_ok(CLASS_PLACEMENT, placement_tree);
+	g_autofree char *text = g_strndup(g_bytes_get_data(first->document->json, NULL),
+					  g_bytes_get_size(first->document->json));
+	const char *totals = strstr(text, "\"totals\"");
+
+	g_assert_true(g_bytes_equal(first->document->json, second->document->json));
+	g_assert_cmpuint(first->content_hash, ==, second->content_hash);
+	/* Within the totals, resource classes come in name order. */
+	g_assert_nonnull(totals);
+	g_assert_true(strstr(totals, "\"CUSTOM_GPU_A100\"") < strstr(totals, "\"MEMORY_MB\""));
+	g_assert_true(strstr(totals, "\"MEMORY_MB\"") < strstr(totals, "\"VCPU\""));
+	g_assert_true(strstr(totals, "\"VCPU\"") < strstr(totals, "\"VGPU\""));
+}
+
+static void test_placement_without_gpus_or_providers(void)
+{
+	g_autoptr(model) cpu_only = build_ok(
+		CLASS_PLACEMENT,
+		"{\"resource_providers\": [{\"uuid\": \"r\", \"inventories\": {\"VCPU\": "
+		"{\"total\": 8, \"reserved\": 0, \"allocation_ratio\": 1.0}}, \"usages\": {}}]}");
+	g_autoptr(model) unknown = build_ok(CLASS_PLACEMENT, "{\"resource_providers\": []}");
+
+	g_assert_cmpint(cpu_only->document->gpu_count, ==, -1);
+	g_assert_cmpint(unknown->document->gpu_count, ==, -1);
+	assert_build_fails(CLASS_PLACEMENT, "{\"providers\": []}");
+	assert_build_fails(CLASS_PLACEMENT, "[]");
 }
 
 /* ---- names ------------------------------------------------------------- */
@@ -535,6 +601,11 @@ int main(int argc, char *argv[])
 	g_test_add_func("/model/shape/quota-array", test_shape_quota_array);
 	g_test_add_func("/model/shape/null-json", test_shape_null_json);
 	g_test_add_func("/model/shape/class-without-model", test_shape_class_without_model);
+	g_test_add_func("/model/placement/totals-and-gpu-count", test_placement_totals_and_gpu_count);
+	g_test_add_func("/model/placement/sorted-for-a-stable-version",
+			test_placement_totals_are_sorted_for_a_stable_version);
+	g_test_add_func("/model/placement/without-gpus-or-providers",
+			test_placement_without_gpus_or_providers);
 	g_test_add_func("/model/names/duplicates-suffixed", test_names_duplicates_suffixed);
 	g_test_add_func("/model/names/hostile-never-escape", test_names_hostile_never_escape);
 
