@@ -12,6 +12,7 @@
 #include "build_config.h"
 #include "infrafs/backend.h"
 #include "infrafs/cache.h"
+#include "infrafs/clouds_yaml.h"
 #include "infrafs/config.h"
 #include "infrafs/errors.h"
 #include "infrafs/fs_notify.h"
@@ -33,10 +34,13 @@ static const char usage_text[] =
 	"usage: infrafs [options] MOUNTPOINT\n"
 	"\n"
 	"Shows an OpenStack cloud's inventory (aggregates, hypervisors, flavors,\n"
-	"quotas) as files. Credentials come from the OS_* variables of an openrc\n"
-	"(OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME,\n"
+	"quotas) as files. Credentials come from a cloud of clouds.yaml, chosen with\n"
+	"--os-cloud or OS_CLOUD, or from the OS_* variables of an openrc (OS_AUTH_URL,\n"
+	"OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME,\n"
 	"OS_PROJECT_DOMAIN_NAME; or OS_AUTH_TYPE=v3applicationcredential with\n"
-	"OS_APPLICATION_CREDENTIAL_ID/_SECRET). Data is fetched on first read and\n"
+	"OS_APPLICATION_CREDENTIAL_ID/_SECRET). clouds.yaml and secure.yaml are\n"
+	"searched like the openstack client does: OS_CLIENT_CONFIG_FILE, ./,\n"
+	"~/.config/openstack, /etc/openstack. Data is fetched on first read and\n"
 	"kept for a time to live per class; write paths or globs to\n"
 	".infrafs/invalidate to drop them sooner.\n"
 	"\n"
@@ -46,6 +50,7 @@ static const char usage_text[] =
 	"    -f                     stay in the foreground, log to stderr\n"
 	"    -d                     debug output (implies -f)\n"
 	"    -s                     serve requests on one thread\n"
+	"    --os-cloud NAME        use cloud NAME of clouds.yaml (default: $OS_CLOUD)\n"
 	"    -o max_threads=N       most threads serving requests (default 64)\n"
 	"    -o ttl.CLASS=SECONDS   time to live of a data class; classes and defaults:\n"
 	"                           aggregates 3600, hosts 60, flavors 3600, projects 3600,\n"
@@ -68,17 +73,23 @@ static const char usage_text[] =
 struct options {
 	struct config *config;
 	GError *error;      /* the first bad option */
+	char *os_cloud;     /* --os-cloud NAME, owned; NULL when not given */
 	gboolean help;
 	gboolean version;
 };
 
-enum { KEY_HELP, KEY_VERSION };
+enum { KEY_HELP, KEY_VERSION, KEY_OS_CLOUD };
+
+/* infrafs's one long option with a value: --os-cloud NAME or --os-cloud=NAME. */
+#define MAIN_OS_CLOUD_FLAG "--os-cloud"
 
 static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
+	/* The trailing space lets the name be the next argument. */
+	FUSE_OPT_KEY(MAIN_OS_CLOUD_FLAG " ", KEY_OS_CLOUD),
 	FUSE_OPT_END,
 };
 
@@ -93,6 +104,20 @@ static int take_option(void *data, const char *arg, int key, struct fuse_args *o
 	}
 	if (key == KEY_VERSION) {
 		options->version = TRUE;
+		return 0;
+	}
+	if (key == KEY_OS_CLOUD) {
+		/* fuse_opt hands "--os-cloud NAME" over as "--os-cloudNAME", and
+		 * "--os-cloud=NAME" as it is. */
+		const char *name = arg + strlen(MAIN_OS_CLOUD_FLAG);
+
+		if (*name == '=')
+			name++;
+		if (*name == '\0' && options->error == NULL)
+			options->error = g_error_new(INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+						     "option --os-cloud: needs a cloud name");
+		g_free(options->os_cloud);
+		options->os_cloud = g_strdup(name);
 		return 0;
 	}
 	if (key != FUSE_OPT_KEY_OPT)
@@ -261,13 +286,15 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "infrafs: no mount point given (see infrafs --help)\n");
 		goto out_args;
 	}
+	/* Before reading the configuration, whose source is logged. */
+	d.config.debug = cmdline.debug;
+	log_init(cmdline.debug);
 	config_load_env(&d.config, g_getenv);
-	if (!config_validate(&d.config, &error)) {
+	if (!clouds_yaml_apply(&d.config, options.os_cloud, NULL, g_getenv, &error) ||
+	    !config_validate(&d.config, &error)) {
 		fprintf(stderr, "infrafs: %s\n", error->message);
 		goto out_args;
 	}
-	d.config.debug = cmdline.debug;
-	log_init(cmdline.debug);
 	fuse_set_log_func(log_from_fuse);
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -317,6 +344,7 @@ out_daemon:
 	curl_global_cleanup();
 out_args:
 	g_clear_error(&options.error);
+	g_free(options.os_cloud);
 	free(cmdline.mountpoint);
 	fuse_opt_free_args(&args);
 	return status;
