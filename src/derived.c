@@ -2,6 +2,7 @@
 #include "infrafs/derived.h"
 
 #include <fnmatch.h>
+#include <string.h>
 
 /* Order matters: the first match wins, so specific patterns come first. */
 static const struct {
@@ -17,6 +18,21 @@ static const struct {
 	{ "*a100*", "A100" },
 	{ "*l40*", "L40" },
 };
+
+char *derived_flavor(const char *gpu_type, const char *gpu_count)
+{
+	if (gpu_type == NULL || *gpu_type == '\0' || gpu_count == NULL || *gpu_count == '\0')
+		return NULL;
+	for (const char *p = gpu_count; *p; p++)
+		if (!g_ascii_isdigit(*p))
+			return NULL;
+	if (g_ascii_strtoull(gpu_count, NULL, 10) == 0)
+		return NULL;
+
+	gsize model_len = strcspn(gpu_type, "-");
+
+	return g_strdup_printf("n3-%.*sx%s", (int)model_len, gpu_type, gpu_count);
+}
 
 const char *derived_gpu_type_from_name(const char *host_name)
 {

@@ -23,7 +23,7 @@
 /* Files up to this size are versioned by their own bytes; larger ones (whole
  * collections) by the hashes of the models they come from. */
 #define TREE_HASH_CONTENT_MAX_BYTES (64 * 1024)
-#define TREE_MAX_SOURCES 4
+#define TREE_MAX_SOURCES 6
 
 #define MODE_DIR 0555
 #define MODE_FILE 0444
@@ -164,7 +164,7 @@ static GBytes *render_readme(struct tree *tree)
 			"  aggregates.json hosts.json flavors.json projects.json   whole collections, for jq\n"
 			"  aggregates/<name>/   aggregate.json hosts metadata/<key> availability_zone gpu_type\n"
 			"  hosts/<hypervisor>/  hypervisor.json service_host aggregates state status\n"
-			"                       servers.json inventory.json gpu_type gpu_count\n"
+			"                       servers.json inventory.json gpu_type gpu_count flavor\n"
 			"                       (hosts/<service host> works too)\n"
 			"  flavors/<name>/      flavor.json extra_specs/<key>\n"
 			"  quotas/<project>/    compute.json compute\n"
@@ -409,7 +409,8 @@ static gboolean walk_aggregates(struct walk *walk, GError **error)
 /* ---- /hosts ------------------------------------------------------------- */
 
 static const struct view host_views[] = {
-	{ "aggregates", TREE_FILE },     { "gpu_count", TREE_FILE },    { "gpu_type", TREE_FILE },
+	{ "aggregates", TREE_FILE },     { "flavor", TREE_FILE },
+	{ "gpu_count", TREE_FILE },      { "gpu_type", TREE_FILE },
 	{ "hypervisor.json", TREE_FILE }, { "inventory.json", TREE_FILE }, { "servers.json", TREE_FILE },
 	{ "service_host", TREE_FILE },   { "state", TREE_FILE },        { "status", TREE_FILE },
 };
@@ -432,49 +433,56 @@ static gboolean render_host_aggregates(struct walk *walk, const struct model_hos
 	return set_file(walk, render_lines((const char *const *)names->pdata, names->len));
 }
 
-/* Hostname rules first (no backend call), then the aggregates' metadata. */
-static gboolean render_host_gpu_type(struct walk *walk, const struct model_host *host,
-				     GError **error)
+/* The first non-empty `key` in the metadata of the host's aggregates, or
+ * NULL (*value is borrowed from the walk's sources). FALSE on a fetch error. */
+static gboolean host_aggregate_metadata(struct walk *walk, const struct model_host *host,
+					const char *key, const char **value, GError **error)
 {
-	const char *gpu_type = derived_gpu_type_from_name(host->item.name);
-
-	if (gpu_type == NULL)
-		gpu_type = derived_gpu_type_from_name(host->service_host);
-	if (gpu_type != NULL)
-		return set_file(walk, render_value(gpu_type));
-
 	const struct model *model = need(walk, CLASS_AGGREGATES, NULL, error);
 
+	*value = NULL;
 	if (model == NULL)
 		return FALSE;
 	const GPtrArray *member_of = model_aggregates_of_host(model->collection, host->service_host);
 
-	for (guint i = 0; member_of != NULL && i < member_of->len; i++) {
+	for (guint i = 0; member_of != NULL && i < member_of->len && *value == NULL; i++) {
 		const struct model_aggregate *aggregate = member_of->pdata[i];
-		const char *value = g_hash_table_lookup(aggregate->metadata.values, "gpu_type");
+		const char *found = g_hash_table_lookup(aggregate->metadata.values, key);
 
-		if (value != NULL && *value != '\0')
-			return set_file(walk, render_value(value));
+		if (found != NULL && *found != '\0')
+			*value = found;
 	}
-	/* Unknown: an empty file, never a guess. */
-	return set_file(walk, g_bytes_new_static("", 0));
+	return TRUE;
+}
+
+/* Hostname rules first (no backend call), then the aggregates' metadata;
+ * NULL when unknown, never a guess. *value is borrowed. */
+static gboolean host_gpu_type(struct walk *walk, const struct model_host *host,
+			      const char **value, GError **error)
+{
+	*value = derived_gpu_type_from_name(host->item.name);
+	if (*value == NULL)
+		*value = derived_gpu_type_from_name(host->service_host);
+	if (*value != NULL)
+		return TRUE;
+	return host_aggregate_metadata(walk, host, "gpu_type", value, error);
 }
 
 /* Placement's GPU inventory first; else the gpu_count of the host's
  * aggregates' metadata (also when Placement refuses or does not know the
- * host); else an empty file. */
-static gboolean render_host_gpu_count(struct walk *walk, const struct model_host *host,
-				      GError **error)
+ * host); NULL when neither knows. *value is the caller's. */
+static gboolean host_gpu_count(struct walk *walk, const struct model_host *host, char **value,
+			       GError **error)
 {
 	g_autoptr(GError) placement_error = NULL;
 	const struct model *placement =
 		need(walk, CLASS_PLACEMENT, host->item.name ? host->item.name : "", &placement_error);
+	const char *from_aggregates = NULL;
 
+	*value = NULL;
 	if (placement != NULL && placement->document->gpu_count >= 0) {
-		g_autofree char *count =
-			g_strdup_printf("%" G_GINT64_FORMAT, placement->document->gpu_count);
-
-		return set_file(walk, render_value(count));
+		*value = g_strdup_printf("%" G_GINT64_FORMAT, placement->document->gpu_count);
+		return TRUE;
 	}
 	if (placement == NULL &&
 	    !g_error_matches(placement_error, INFRAFS_ERROR, INFRAFS_ERROR_FORBIDDEN) &&
@@ -482,20 +490,32 @@ static gboolean render_host_gpu_count(struct walk *walk, const struct model_host
 		g_propagate_error(error, g_steal_pointer(&placement_error));
 		return FALSE;
 	}
-	const struct model *model = need(walk, CLASS_AGGREGATES, NULL, error);
-
-	if (model == NULL)
+	if (!host_aggregate_metadata(walk, host, "gpu_count", &from_aggregates, error))
 		return FALSE;
-	const GPtrArray *member_of = model_aggregates_of_host(model->collection, host->service_host);
+	*value = g_strdup(from_aggregates);
+	return TRUE;
+}
 
-	for (guint i = 0; member_of != NULL && i < member_of->len; i++) {
-		const struct model_aggregate *aggregate = member_of->pdata[i];
-		const char *value = g_hash_table_lookup(aggregate->metadata.values, "gpu_count");
+/* gpu_type, gpu_count and flavor: a value, or an empty file when unknown. */
+static gboolean render_host_derived(struct walk *walk, const struct model_host *host,
+				    const char *view, GError **error)
+{
+	const char *gpu_type = NULL;
+	g_autofree char *gpu_count = NULL;
+	gboolean want_type = g_strcmp0(view, "gpu_count") != 0;
+	gboolean want_count = g_strcmp0(view, "gpu_type") != 0;
 
-		if (value != NULL && *value != '\0')
-			return set_file(walk, render_value(value));
-	}
-	return set_file(walk, g_bytes_new_static("", 0));
+	if ((want_type && !host_gpu_type(walk, host, &gpu_type, error)) ||
+	    (want_count && !host_gpu_count(walk, host, &gpu_count, error)))
+		return FALSE;
+	if (!want_count)
+		return set_file(walk, render_value(gpu_type));
+	if (!want_type)
+		return set_file(walk, render_value(gpu_count));
+
+	g_autofree char *flavor = derived_flavor(gpu_type, gpu_count);
+
+	return set_file(walk, render_value(flavor));
 }
 
 static gboolean walk_hosts(struct walk *walk, GError **error)
@@ -523,10 +543,9 @@ static gboolean walk_hosts(struct walk *walk, GError **error)
 		return set_file(walk, render_value(host->status));
 	if (g_strcmp0(view, "aggregates") == 0)
 		return render_host_aggregates(walk, host, error);
-	if (g_strcmp0(view, "gpu_type") == 0)
-		return render_host_gpu_type(walk, host, error);
-	if (g_strcmp0(view, "gpu_count") == 0)
-		return render_host_gpu_count(walk, host, error);
+	if (g_strcmp0(view, "gpu_type") == 0 || g_strcmp0(view, "gpu_count") == 0 ||
+	    g_strcmp0(view, "flavor") == 0)
+		return render_host_derived(walk, host, view, error);
 	if (g_strcmp0(view, "inventory.json") == 0) {
 		const struct model *placement =
 			need(walk, CLASS_PLACEMENT, host->item.name ? host->item.name : "", error);
@@ -889,18 +908,19 @@ static const struct {
 	const char *json;         /* the whole-collection file */
 	gboolean items_hold_data; /* files below dir/<item> come from this class
 				   * (projects only give quotas/ its names) */
-	const char *changed[5];   /* globs of paths to forget when it expires */
+	const char *changed[8];   /* globs of paths to forget when it expires */
 } class_paths[CLASS_COUNT] = {
 	[CLASS_AGGREGATES] = { "aggregates", "aggregates.json", TRUE,
 			       { "aggregates", "aggregates.json", "hosts/*/aggregates",
-				 "hosts/*/gpu_type" } },
+				 "hosts/*/gpu_type", "hosts/*/gpu_count", "hosts/*/flavor" } },
 	[CLASS_HOSTS] = { "hosts", "hosts.json", TRUE, { "hosts", "hosts.json" } },
 	[CLASS_FLAVORS] = { "flavors", "flavors.json", TRUE, { "flavors", "flavors.json" } },
 	[CLASS_PROJECTS] = { "quotas", "projects.json", FALSE, { "quotas", "projects.json" } },
 	/* Invalidation matches quotas per project (see entry_matches). */
 	[CLASS_QUOTAS] = { NULL, NULL, FALSE, { "quotas/*/compute", "quotas/*/compute.json" } },
 	[CLASS_SERVERS] = { NULL, NULL, FALSE, { "hosts/*/servers.json" } },
-	[CLASS_PLACEMENT] = { NULL, NULL, FALSE, { "hosts/*/inventory.json", "hosts/*/gpu_count" } },
+	[CLASS_PLACEMENT] = { NULL, NULL, FALSE,
+			      { "hosts/*/inventory.json", "hosts/*/gpu_count", "hosts/*/flavor" } },
 };
 
 /* One cache entry that expired, to refetch it for `refresh`. */
@@ -1034,7 +1054,9 @@ static GHashTable *project_dirs(struct tree *tree)
 static void announce(struct tree *tree, const gboolean expired[CLASS_COUNT], GPtrArray *globs)
 {
 	for (int c = 0; c < CLASS_COUNT; c++)
-		for (int i = 0; expired[c] && i < 5 && class_paths[c].changed[i]; i++)
+		for (gsize i = 0; expired[c] && i < G_N_ELEMENTS(class_paths[c].changed) &&
+				  class_paths[c].changed[i];
+		     i++)
 			g_ptr_array_add(globs, g_strdup(class_paths[c].changed[i]));
 	g_ptr_array_add(globs, NULL);
 	if (tree->changed != NULL && globs->len > 1)

@@ -92,3 +92,17 @@ def test_invalidating_one_hosts_inventory_refetches_only_that_host(mount, cloud)
     assert placement(counts_delta(before, cloud.counts())) == {}
     m.read("hosts/%s/inventory.json" % a)
     assert placement(counts_delta(before, cloud.counts())).get("placement.inventories", 0) >= 1
+
+
+def test_flavor_is_n3_gpu_model_x_gpu_count(mount):
+    m = mount()
+    flavors = set(m.listdir("flavors"))
+    matched = 0
+    for host in m.listdir("hosts"):
+        gpu_type = m.text("hosts/%s/gpu_type" % host).strip()
+        gpu_count = m.text("hosts/%s/gpu_count" % host).strip()
+        expected = "n3-%sx%s\n" % (gpu_type.split("-")[0], gpu_count) if gpu_type and gpu_count else ""
+        assert m.text("hosts/%s/flavor" % host) == expected, host
+        matched += expected.strip() in flavors
+    # The fake cloud's own flavors follow the same convention for most GPU types.
+    assert matched > 0

@@ -15,7 +15,7 @@ from helpers import errno_name, errno_of
 TOP_LEVEL = ["README", "aggregates", "aggregates.json", "flavors", "flavors.json", "hosts", "live",
              "hosts.json", "projects.json", "quotas"]
 AGGREGATE_VIEWS = ["aggregate.json", "availability_zone", "gpu_type", "hosts", "metadata"]
-HOST_VIEWS = ["aggregates", "gpu_count", "gpu_type", "hypervisor.json", "inventory.json",
+HOST_VIEWS = ["aggregates", "flavor", "gpu_count", "gpu_type", "hypervisor.json", "inventory.json",
               "servers.json", "service_host",
               "state", "status"]
 

@@ -54,6 +54,28 @@ static void test_gpu_type_no_match(void)
 	assert_gpu_type(NULL, NULL);
 }
 
+static void test_flavor_from_type_and_count(void)
+{
+	g_autofree char *h100 = derived_flavor("H100-SXM5", "8");
+	g_autofree char *l40 = derived_flavor("L40", "4");
+	g_autofree char *rtx = derived_flavor("RTX6000", "8");
+
+	g_assert_cmpstr(h100, ==, "n3-H100x8");
+	g_assert_cmpstr(l40, ==, "n3-L40x4");
+	g_assert_cmpstr(rtx, ==, "n3-RTX6000x8");
+}
+
+static void test_flavor_unknown_is_null(void)
+{
+	g_assert_null(derived_flavor(NULL, "8"));
+	g_assert_null(derived_flavor("H100", NULL));
+	g_assert_null(derived_flavor("", "8"));
+	g_assert_null(derived_flavor("H100", ""));
+	g_assert_null(derived_flavor("H100", "0"));
+	g_assert_null(derived_flavor("H100", "-1"));
+	g_assert_null(derived_flavor("H100", "8 GPUs"));
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -66,5 +88,7 @@ int main(int argc, char *argv[])
 	g_test_add_func("/derived/gpu_type/first-match-wins", test_gpu_type_first_match_wins);
 	g_test_add_func("/derived/gpu_type/no-match", test_gpu_type_no_match);
 
+	g_test_add_func("/derived/flavor/from-type-and-count", test_flavor_from_type_and_count);
+	g_test_add_func("/derived/flavor/unknown-is-null", test_flavor_unknown_is_null);
 	return g_test_run();
 }
