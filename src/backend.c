@@ -119,6 +119,27 @@ static char *compute_version_url(const char *compute_url)
 	return g_strdup(compute_url);
 }
 
+/* A version document: GET without a token (services answer those to
+ * anyone), parsed. NULL and an error on any other status. */
+static json_object *get_version_document(struct backend *backend, const char *url,
+					 GError **error)
+{
+	const char *headers[] = { "Accept: application/json", NULL };
+	g_autoptr(http_response) response =
+		http_request(backend->client, "GET", url, headers, NULL, error);
+
+	if (response == NULL)
+		return NULL;
+	if (response->status != 200) {
+		set_status_error(error, url, response);
+		return NULL;
+	}
+	gsize len = 0;
+	const char *data = g_bytes_get_data(response->body, &len);
+
+	return json_util_parse(data, len, error);
+}
+
 static gboolean negotiate_compute(struct backend *backend, GError **error)
 {
 	g_autofree char *compute_url = os_auth_endpoint(backend->auth, "compute", error);
@@ -127,19 +148,7 @@ static gboolean negotiate_compute(struct backend *backend, GError **error)
 		return FALSE;
 
 	g_autofree char *url = compute_version_url(compute_url);
-	const char *headers[] = { "Accept: application/json", NULL };
-	g_autoptr(http_response) response =
-		http_request(backend->client, "GET", url, headers, NULL, error);
-
-	if (response == NULL)
-		return FALSE;
-	if (response->status != 200) {
-		set_status_error(error, url, response);
-		return FALSE;
-	}
-	gsize len = 0;
-	const char *data = g_bytes_get_data(response->body, &len);
-	g_autoptr(json_object) parsed = json_util_parse(data, len, error);
+	g_autoptr(json_object) parsed = get_version_document(backend, url, error);
 	json_object *version = parsed ? json_util_require_object(parsed, "version", error) : NULL;
 
 	if (version == NULL) {
@@ -419,19 +428,7 @@ static gboolean negotiate_placement(struct backend *backend, GError **error)
 	if (base == NULL)
 		return FALSE;
 	g_autofree char *url = g_strconcat(base, "/", NULL);
-	const char *headers[] = { "Accept: application/json", NULL };
-	g_autoptr(http_response) response =
-		http_request(backend->client, "GET", url, headers, NULL, error);
-
-	if (response == NULL)
-		return FALSE;
-	if (response->status != 200) {
-		set_status_error(error, url, response);
-		return FALSE;
-	}
-	gsize len = 0;
-	const char *data = g_bytes_get_data(response->body, &len);
-	g_autoptr(json_object) parsed = json_util_parse(data, len, error);
+	g_autoptr(json_object) parsed = get_version_document(backend, url, error);
 	json_object *versions = parsed ? json_util_require_array(parsed, "versions", error) : NULL;
 	json_object *first = versions && json_object_array_length(versions) > 0
 				     ? json_object_array_get_idx(versions, 0)

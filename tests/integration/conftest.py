@@ -85,21 +85,4 @@ def mount(request, tmp_path):
 
     yield make
 
-    problems = []
-    for m in reversed(mounts):
-        if m.proc is None:
-            continue
-        code = m.stop()
-        if m.mounted():
-            problems.append(m.describe("mount point still mounted after teardown"))
-        if code != 0:
-            problems.append(m.describe("infrafs exited with %s, not 0" % code))
-        bad = m.bad_log_lines()
-        if bad:
-            problems.append(m.describe("log has %d warning/critical/error line(s):\n    %s"
-                                       % (len(bad), "\n    ".join(bad))))
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed and not problems:
-        for m in mounts:
-            print(m.describe("test failed; mount %s" % m.mountpoint))
-    assert not problems, "\n\n".join(problems)
+    helpers.stop_mounts_and_check(request, mounts)

@@ -501,3 +501,28 @@ def errno_of(fn, *args):
 
 def errno_name(value):
     return errno.errorcode.get(value, str(value)) if value is not None else "no error"
+
+
+def stop_mounts_and_check(request, mounts):
+    """Fixture teardown for mounts a test started: unmount each (also when
+    the test failed), then require exit code 0, nothing left mounted and a
+    log without warning/critical/error lines; print the logs of a failed
+    test."""
+    problems = []
+    for m in reversed(mounts):
+        if m.proc is None:
+            continue
+        code = m.stop()
+        if m.mounted():
+            problems.append(m.describe("mount point still mounted after teardown"))
+        if code != 0:
+            problems.append(m.describe("infrafs exited with %s, not 0" % code))
+        bad = m.bad_log_lines()
+        if bad:
+            problems.append(m.describe("log has %d warning/critical/error line(s):\n    %s"
+                                       % (len(bad), "\n    ".join(bad))))
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed and not problems:
+        for m in mounts:
+            print(m.describe("test failed; mount %s" % m.mountpoint))
+    assert not problems, "\n\n".join(problems)
