@@ -110,6 +110,7 @@ def coalescing(cloud, mnt, path, readers):
     with open(os.path.join(mnt, ".infrafs", "invalidate"), "w") as f:
         f.write("hosts\n")
     before = cloud.counts().get("compute.hypervisors.detail", 0)
+    fetches_before = hosts_fetches(mnt)
     barrier = threading.Barrier(readers)
     sizes = []
 
@@ -125,7 +126,15 @@ def coalescing(cloud, mnt, path, readers):
         t.join()
     cloud.call("POST", "/_fake/latency", {"route": "compute.hypervisors.detail", "ms": 0})
     requests = cloud.counts().get("compute.hypervisors.detail", 0) - before
-    return {"readers": readers, "requests": requests, "identical_sizes": len(set(sizes)) == 1}
+    return {"readers": readers, "requests": requests,
+            "fetches": hosts_fetches(mnt) - fetches_before,
+            "identical_sizes": len(set(sizes)) == 1}
+
+
+def hosts_fetches(mnt):
+    """Fetches of the hosts class so far (one fetch = one page chain)."""
+    with open(os.path.join(mnt, ".infrafs", "stats.json")) as f:
+        return json.load(f)["classes"]["hosts"]["fetches"]
 
 
 def ls_long(mnt, shm):
@@ -246,8 +255,8 @@ def report(results):
           f"{results['backend requests during warm loops']}")
     co = results["coalescing"]
     print(f"coalescing: {co['readers']} concurrent cold readers of hosts.json (300 ms backend "
-          f"latency) -> {co['requests']} backend request(s); identical bytes: "
-          f"{co['identical_sizes']}")
+          f"latency) -> {co['fetches']} fetch(es), {co['requests']} page request(s); "
+          f"identical bytes: {co['identical_sizes']}")
     print(f"cache bytes per cached host: {results['cache bytes per host']:.0f}")
     ls = results["ls -l hosts"]
     print(f"warm ls -l hosts ({ls['entries']} entries): {ls['infrafs_s'] * 1000:.1f} ms vs "
