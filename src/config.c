@@ -7,8 +7,6 @@
 
 #include "infrafs/errors.h"
 
-/* Longest TTL or timeout accepted, in seconds (a day is plenty). */
-#define CONFIG_MAX_SECONDS 86400
 
 void config_init(struct config *config)
 {
@@ -171,22 +169,29 @@ void config_load_env(struct config *config, const char *(*getenv_fn)(const char 
 					    g_strcmp0(insecure, "1") == 0);
 }
 
-static gboolean parse_seconds(const char *key, const char *value, guint *out, GError **error)
+gboolean config_parse_seconds(const char *text, guint *seconds)
 {
 	char *end = NULL;
 
-	errno = 0;
-	guint64 seconds = value ? g_ascii_strtoull(value, &end, 10) : 0;
-
-	if (value == NULL || *value == '\0' || *end != '\0' || errno != 0 ||
-	    seconds > CONFIG_MAX_SECONDS || !g_ascii_isdigit(value[0])) {
-		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
-			    "option %s: expected whole seconds from 0 to %d, got \"%s\"", key,
-			    CONFIG_MAX_SECONDS, value ? value : "");
+	if (text == NULL || !g_ascii_isdigit(text[0]))
 		return FALSE;
-	}
-	*out = (guint)seconds;
+	errno = 0;
+	guint64 value = g_ascii_strtoull(text, &end, 10);
+
+	if (*end != '\0' || errno != 0 || value > CONFIG_MAX_SECONDS)
+		return FALSE;
+	*seconds = (guint)value;
 	return TRUE;
+}
+
+static gboolean parse_seconds(const char *key, const char *value, guint *out, GError **error)
+{
+	if (config_parse_seconds(value, out))
+		return TRUE;
+	g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+		    "option %s: expected whole seconds from 0 to %d, got \"%s\"", key,
+		    CONFIG_MAX_SECONDS, value ? value : "");
+	return FALSE;
 }
 
 gboolean config_set_option(struct config *config, const char *key, const char *value,

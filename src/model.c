@@ -113,6 +113,7 @@ static void item_fill(struct model_item *item, json_object *object, const char *
 	item->name = json_util_scalar_text(object, name_key);
 	item->id = json_util_scalar_text(object, "id");
 	item->json = render_json(object);
+	item->json_hash = model_hash_bytes(item->json, 0);
 }
 
 static gpointer aggregate_new(json_object *object)
@@ -293,6 +294,7 @@ static struct model_collection *collection_build(enum data_class data_class, jso
 		g_hash_table_insert(collection->by_file_name, item->file_name, item);
 	}
 	collection->json = render_json(json);
+	collection->json_hash = model_hash_bytes(collection->json, 0);
 	*size_bytes += g_bytes_get_size(collection->json);
 	if (data_class == CLASS_HOSTS)
 		index_hosts(collection);
@@ -443,13 +445,16 @@ static struct model_document *document_build(enum data_class data_class, json_ob
 			return NULL;
 		}
 		document->json = render_json(placement);
+		document->json_hash = model_hash_bytes(document->json, 0);
 		*size_bytes = g_bytes_get_size(document->json);
 		return document;
 	}
 	document->json = render_json(json);
+	document->json_hash = model_hash_bytes(document->json, 0);
 	*size_bytes = g_bytes_get_size(document->json);
 	if (data_class == CLASS_QUOTAS) {
 		document->table = quota_table(json);
+		document->table_hash = model_hash_bytes(document->table, 0);
 		*size_bytes += g_bytes_get_size(document->table);
 	}
 	return document;
@@ -472,8 +477,8 @@ struct model *model_build(enum data_class data_class, json_object *json, GError 
 		return NULL;
 	}
 	model->size_bytes += sizeof(*model);
-	model->content_hash = model_hash_bytes(
-		model->collection ? model->collection->json : model->document->json, 0);
+	model->content_hash =
+		model->collection ? model->collection->json_hash : model->document->json_hash;
 	return model;
 }
 

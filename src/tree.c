@@ -20,9 +20,6 @@
 
 /* How long the kernel may keep what never changes (the root, static files). */
 #define TREE_STATIC_CACHE_S 3600.0
-/* Files up to this size are versioned by their own bytes; larger ones (whole
- * collections) by the hashes of the models they come from. */
-#define TREE_HASH_CONTENT_MAX_BYTES (64 * 1024)
 #define TREE_MAX_SOURCES 6
 
 #define MODE_DIR 0555
@@ -42,7 +39,8 @@ struct tree {
 /* The cache values one walk relies on; released when the walk is done. */
 struct sources {
 	struct cache_value *values[TREE_MAX_SOURCES];
-	char *names[TREE_MAX_SOURCES];  /* "hosts", "servers/<key>" */
+	enum data_class classes[TREE_MAX_SOURCES];
+	const char *keys[TREE_MAX_SOURCES];  /* borrowed: NULL, or from a model held here */
 	guint n;
 	gboolean stale;                 /* some value was served past freshness */
 };
@@ -53,6 +51,7 @@ struct node {
 	enum tree_kind kind;
 	guint mode;
 	GBytes *content;        /* files: owned */
+	guint64 version;        /* files: known version of content, or 0 to hash it */
 	GPtrArray *entries;     /* directories, when listing: struct tree_dirent */
 	gboolean volatile_data;
 	gboolean writable;
@@ -98,10 +97,8 @@ static void add_entry(struct walk *walk, const char *name, enum tree_kind kind)
 
 static void sources_clear(struct sources *sources)
 {
-	for (guint i = 0; i < sources->n; i++) {
+	for (guint i = 0; i < sources->n; i++)
 		cache_value_unref(sources->values[i]);
-		g_free(sources->names[i]);
-	}
 	sources->n = 0;
 }
 
@@ -118,9 +115,8 @@ static const struct model *need(struct walk *walk, enum data_class data_class, c
 	if (value == NULL)
 		return NULL;
 	walk->sources.values[walk->sources.n] = value;
-	walk->sources.names[walk->sources.n] =
-		key ? g_strdup_printf("%s/%s", classes_name(data_class), key)
-		    : g_strdup(classes_name(data_class));
+	walk->sources.classes[walk->sources.n] = data_class;
+	walk->sources.keys[walk->sources.n] = key;
 	walk->sources.n++;
 	walk->sources.stale |= stale;
 	return cache_value_data(value);
@@ -150,6 +146,14 @@ static gboolean set_file(struct walk *walk, GBytes *content)
 	walk->node.mode = MODE_FILE;
 	walk->node.content = content;
 	return TRUE;
+}
+
+/* A model's pre-rendered file, whose version was computed when the model
+ * was built: lookups need not hash it again. Takes a new reference. */
+static gboolean set_file_hashed(struct walk *walk, GBytes *content, guint64 hash)
+{
+	walk->node.version = hash;
+	return set_file(walk, g_bytes_ref(content));
 }
 
 /* ---- /README and /.infrafs --------------------------------------------- */
@@ -395,7 +399,7 @@ static gboolean walk_aggregates(struct walk *walk, GError **error)
 	if (walk->n_parts != 3)
 		return not_found(walk, error);
 	if (g_strcmp0(view, "aggregate.json") == 0)
-		return set_file(walk, g_bytes_ref(aggregate->item.json));
+		return set_file_hashed(walk, aggregate->item.json, aggregate->item.json_hash);
 	if (g_strcmp0(view, "hosts") == 0)
 		return set_file(walk, render_encoded_lines(aggregate->hosts));
 	if (g_strcmp0(view, "availability_zone") == 0)
@@ -534,7 +538,7 @@ static gboolean walk_hosts(struct walk *walk, GError **error)
 	const char *view = walk->parts[2];
 
 	if (g_strcmp0(view, "hypervisor.json") == 0)
-		return set_file(walk, g_bytes_ref(host->item.json));
+		return set_file_hashed(walk, host->item.json, host->item.json_hash);
 	if (g_strcmp0(view, "service_host") == 0)
 		return set_file(walk, render_value(host->service_host));
 	if (g_strcmp0(view, "state") == 0)
@@ -550,13 +554,15 @@ static gboolean walk_hosts(struct walk *walk, GError **error)
 		const struct model *placement =
 			need(walk, CLASS_PLACEMENT, host->item.name ? host->item.name : "", error);
 
-		return placement && set_file(walk, g_bytes_ref(placement->document->json));
+		return placement && set_file_hashed(walk, placement->document->json,
+						    placement->document->json_hash);
 	}
 	if (g_strcmp0(view, "servers.json") == 0) {
 		const struct model *servers =
 			need(walk, CLASS_SERVERS, host->item.name ? host->item.name : "", error);
 
-		return servers && set_file(walk, g_bytes_ref(servers->document->json));
+		return servers && set_file_hashed(walk, servers->document->json,
+						  servers->document->json_hash);
 	}
 	return not_found(walk, error);
 }
@@ -581,7 +587,7 @@ static gboolean walk_flavors(struct walk *walk, GError **error)
 	if (g_strcmp0(walk->parts[2], "extra_specs") == 0)
 		return walk_values(walk, &flavor->extra_specs, 3, error);
 	if (walk->n_parts == 3 && g_strcmp0(walk->parts[2], "flavor.json") == 0)
-		return set_file(walk, g_bytes_ref(flavor->item.json));
+		return set_file_hashed(walk, flavor->item.json, flavor->item.json_hash);
 	return not_found(walk, error);
 }
 
@@ -613,8 +619,9 @@ static gboolean walk_quotas(struct walk *walk, GError **error)
 
 	if (quota == NULL)
 		return FALSE;
-	return set_file(walk, g_bytes_ref(want_json ? quota->document->json
-						    : quota->document->table));
+	if (want_json)
+		return set_file_hashed(walk, quota->document->json, quota->document->json_hash);
+	return set_file_hashed(walk, quota->document->table, quota->document->table_hash);
 }
 
 /* ---- the root ----------------------------------------------------------- */
@@ -691,7 +698,8 @@ static gboolean walk_root(struct walk *walk, GError **error)
 			continue;
 		const struct model *model = need(walk, collection_files[i].data_class, NULL, error);
 
-		return model && set_file(walk, g_bytes_ref(model->collection->json));
+		return model && set_file_hashed(walk, model->collection->json,
+						model->collection->json_hash);
 	}
 	return not_found(walk, error);
 }
@@ -741,16 +749,10 @@ static void fill_attr(struct walk *walk, struct tree_attr *attr)
 	memset(attr, 0, sizeof(*attr));
 	attr->stale = walk->sources.stale;
 	if (walk->node.kind == TREE_FILE && !walk->node.volatile_data) {
-		if (g_bytes_get_size(walk->node.content) <= TREE_HASH_CONTENT_MAX_BYTES) {
-			attr->version = model_hash_bytes(walk->node.content, 0);
-		} else {
-			attr->version = g_bytes_get_size(walk->node.content);
-			for (guint i = 0; i < walk->sources.n; i++) {
-				const struct model *model = cache_value_data(walk->sources.values[i]);
-
-				attr->version = attr->version * 31 + model->content_hash;
-			}
-		}
+		/* Pre-rendered files came with their hash; only small rendered
+		 * values (a state, a list of names) are hashed here. */
+		attr->version = walk->node.version ? walk->node.version
+						   : model_hash_bytes(walk->node.content, 0);
 		/* 0 means "unversioned". */
 		attr->version |= attr->version == 0;
 	}
@@ -878,7 +880,11 @@ GHashTable *tree_xattrs(struct tree *tree, const char *path, GError **error)
 
 			fetched_us = MAX(fetched_us, cache_value_fetched_wall_us(value));
 			expires_us = MIN(expires_us, cache_value_expires_wall_us(value));
-			g_string_append_printf(source, "%s%s", i ? "," : "", walk.sources.names[i]);
+			const char *key = walk.sources.keys[i];
+
+			g_string_append_printf(source, "%s%s%s%s", i ? "," : "",
+					       classes_name(walk.sources.classes[i]), key ? "/" : "",
+					       key ? key : "");
 		}
 		xattrs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 		g_hash_table_insert(xattrs, TREE_XATTR_FETCHED_AT,
@@ -1125,7 +1131,6 @@ static gboolean set_ttls(struct tree *tree, const char *data, gsize len, GError 
 		guint n_words = 0;
 		const char *class_name = NULL, *seconds = NULL;
 		enum data_class data_class;
-		gboolean is_ours;
 
 		for (int w = 0; words[w] != NULL; w++) {
 			if (words[w][0] == '\0')
@@ -1145,22 +1150,12 @@ static gboolean set_ttls(struct tree *tree, const char *data, gsize len, GError 
 				    lines[i]);
 			return FALSE;
 		}
-		/* Reuse the -o parser for the number: same range, same messages. */
-		struct config scratch;
-		g_autofree char *option = g_strconcat("ttl.", class_name, NULL);
-
-		config_init(&scratch);
-		gboolean valid = config_set_option(&scratch, option, seconds, &is_ours, error);
-
-		config_clear(&scratch);
-		if (!valid) {
-			g_clear_error(error);
+		if (!config_parse_seconds(seconds, &ttl_s[data_class])) {
 			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_INVALID,
-				    "ttl: %s: expected whole seconds from 0 to 86400, got \"%s\"",
-				    class_name, seconds);
+				    "ttl: %s: expected whole seconds from 0 to %d, got \"%s\"",
+				    class_name, CONFIG_MAX_SECONDS, seconds);
 			return FALSE;
 		}
-		ttl_s[data_class] = scratch.ttl_s[data_class];
 		changed[data_class] = any = TRUE;
 	}
 	if (!any)

@@ -7,6 +7,9 @@
 
 #include "infrafs/classes.h"
 
+/* Longest TTL or timeout accepted, in seconds (a day is plenty). */
+#define CONFIG_MAX_SECONDS 86400
+
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define CONFIG_DEFAULT_REQUEST_TIMEOUT_MS 30000
 /* Longest a reader waits for someone else's fetch of the same data. */
@@ -80,6 +83,9 @@ gboolean config_set_option(struct config *config, const char *key, const char *v
  * either a password with a user, or an application credential. The error
  * names the missing variable. */
 gboolean config_validate(const struct config *config, GError **error);
+
+/* Whole seconds from 0 to CONFIG_MAX_SECONDS, digits only; FALSE otherwise. */
+gboolean config_parse_seconds(const char *text, guint *seconds);
 
 /* The grace window of a class: as set, or its TTL capped at an hour. */
 guint config_grace_s(const struct config *config, enum data_class data_class);

@@ -18,6 +18,7 @@ struct model_item {
 	char *file_name;   /* names_encode_unique() of name */
 	char *id;          /* the backend id, as text */
 	GBytes *json;      /* the API object, pretty-printed */
+	guint64 json_hash; /* model_hash_bytes(json): its version, computed once */
 };
 
 /* A sorted set of values keyed by encoded file name (metadata, extra specs). */
@@ -55,6 +56,7 @@ struct model_collection {
 	GPtrArray *items;            /* struct model_* (first member: model_item); owned */
 	GHashTable *by_file_name;    /* file name -> item; borrowed */
 	GBytes *json;                /* the whole collection as a JSON array */
+	guint64 json_hash;
 	/* Hosts: service host -> host, only for names that are not also a
 	 * host's own file name and that belong to a single hypervisor. */
 	GHashTable *by_service_host;
@@ -67,7 +69,9 @@ struct model_collection {
 struct model_document {
 	enum data_class data_class;
 	GBytes *json;                /* compute.json / servers.json / inventory.json */
+	guint64 json_hash;
 	GBytes *table;               /* quotas: "resource limit in_use reserved" lines */
+	guint64 table_hash;
 	gint64 gpu_count;            /* Placement: GPUs the providers can hold, -1 if none */
 };
 
@@ -80,7 +84,7 @@ struct model {
 	struct model_collection *collection;
 	struct model_document *document;
 	gsize size_bytes;            /* approximate memory held */
-	guint64 content_hash;        /* of the rendered JSON: equal data, equal hash */
+	guint64 content_hash;        /* the collection's or document's json_hash */
 };
 
 /* Digest a backend_fetch() result for `data_class`. Consumes nothing: `json`

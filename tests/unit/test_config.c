@@ -475,6 +475,22 @@ static void test_validate_unsupported_auth_type(void)
 	g_assert_true(mentions(error, "OS_AUTH_TYPE"));
 }
 
+static void test_parse_seconds(void)
+{
+	guint seconds = 7;
+
+	g_assert_true(config_parse_seconds("0", &seconds));
+	g_assert_cmpuint(seconds, ==, 0);
+	g_assert_true(config_parse_seconds("86400", &seconds));
+	g_assert_cmpuint(seconds, ==, 86400);
+	for (const char *const *bad = (const char *const[]){ "86401", "-1", "+5", " 5", "5s", "",
+							    "99999999999999999999", NULL };
+	     *bad != NULL; bad++)
+		g_assert_false(config_parse_seconds(*bad, &seconds));
+	g_assert_false(config_parse_seconds(NULL, &seconds));
+	g_assert_cmpuint(seconds, ==, 86400); /* untouched by failures */
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -506,5 +522,6 @@ int main(int argc, char *argv[])
 			test_validate_application_credential_missing_secret);
 	g_test_add_func("/config/validate/unsupported-auth-type", test_validate_unsupported_auth_type);
 
+	g_test_add_func("/config/parse-seconds", test_parse_seconds);
 	return g_test_run();
 }

@@ -441,6 +441,29 @@ static void test_shape_class_without_model(void)
 	g_assert_true(error->domain == INFRAFS_ERROR);
 }
 
+/* Versions: every pre-rendered file carries the hash of its own bytes. */
+static void test_hashes_are_the_hashes_of_the_bytes(void)
+{
+	g_autoptr(model) hosts = build_ok(
+		CLASS_HOSTS, "[{\"id\": \"1\", \"hypervisor_hostname\": \"a\"},"
+			     " {\"id\": \"2\", \"hypervisor_hostname\": \"b\"}]");
+	g_autoptr(model) quota = build_ok(
+		CLASS_QUOTAS, "{\"id\": \"p\", \"cores\": {\"limit\": 2, \"in_use\": 1, \"reserved\": 0}}");
+
+	for (guint i = 0; i < hosts->collection->items->len; i++) {
+		const struct model_item *item = hosts->collection->items->pdata[i];
+
+		g_assert_cmpuint(item->json_hash, ==, model_hash_bytes(item->json, 0));
+	}
+	g_assert_cmpuint(hosts->collection->json_hash, ==,
+			 model_hash_bytes(hosts->collection->json, 0));
+	g_assert_cmpuint(hosts->content_hash, ==, hosts->collection->json_hash);
+	g_assert_cmpuint(quota->document->json_hash, ==, model_hash_bytes(quota->document->json, 0));
+	g_assert_cmpuint(quota->document->table_hash, ==,
+			 model_hash_bytes(quota->document->table, 0));
+	g_assert_cmpuint(quota->document->json_hash, !=, quota->document->table_hash);
+}
+
 /* ---- placement ---------------------------------------------------------- */
 
 /* A root provider and one child GPU provider, as libvirt vGPU reports them. */
@@ -601,6 +624,7 @@ int main(int argc, char *argv[])
 	g_test_add_func("/model/shape/quota-array", test_shape_quota_array);
 	g_test_add_func("/model/shape/null-json", test_shape_null_json);
 	g_test_add_func("/model/shape/class-without-model", test_shape_class_without_model);
+	g_test_add_func("/model/hashes/of-the-bytes", test_hashes_are_the_hashes_of_the_bytes);
 	g_test_add_func("/model/placement/totals-and-gpu-count", test_placement_totals_and_gpu_count);
 	g_test_add_func("/model/placement/sorted-for-a-stable-version",
 			test_placement_totals_are_sorted_for_a_stable_version);
