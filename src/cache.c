@@ -92,6 +92,13 @@ gint64 cache_value_expires_mono_us(const struct cache_value *value)
 	       (gint64)g_atomic_int_get((const gint *)value->ttl_s) * G_USEC_PER_SEC;
 }
 
+gint64 cache_value_refresh_ahead_mono_us(const struct cache_value *value)
+{
+	gint64 ttl_us = (gint64)g_atomic_int_get((const gint *)value->ttl_s) * G_USEC_PER_SEC;
+
+	return value->fetched_mono_us + ttl_us - ttl_us / 10;
+}
+
 gint64 cache_value_expires_wall_us(const struct cache_value *value)
 {
 	return value->fetched_wall_us + (cache_value_expires_mono_us(value) - value->fetched_mono_us);
@@ -440,8 +447,7 @@ static struct cache_value *get_value(struct cache *cache, enum data_class data_c
 			/* Read in the last tenth of its TTL: refresh ahead, so a busy
 			 * entry never goes stale (only where grace is on). */
 			if (mode == GET_CACHED && cache->grace_s[data_class] > 0 &&
-			    cache_value_expires_mono_us(entry->value) - now_us <
-				    (gint64)cache->ttl_s[data_class] * (G_USEC_PER_SEC / 10))
+			    now_us >= cache_value_refresh_ahead_mono_us(entry->value))
 				refresh_in_background(cache, entry);
 			lru_touch(cache, entry);
 			result = cache_value_ref(entry->value);

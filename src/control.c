@@ -155,3 +155,71 @@ gboolean control_pattern_covers(const char *pattern, const char *path)
 			return FALSE;
 	return TRUE;
 }
+
+/* Whether `bad`, the invalid end of a text, is the start of a UTF-8
+ * character that a write cut in two, which the next write may complete. */
+static gboolean is_cut_character(const char *bad)
+{
+	const guchar *bytes = (const guchar *)bad;
+	gsize have = strlen(bad);
+	gsize need = bytes[0] >= 0xf0 && bytes[0] <= 0xf4   ? 4
+		     : bytes[0] >= 0xe0 && bytes[0] <= 0xef ? 3
+		     : bytes[0] >= 0xc2 && bytes[0] <= 0xdf ? 2
+							    : 0;
+
+	if (need == 0 || have >= need)
+		return FALSE;
+	for (gsize i = 1; i < have; i++)
+		if ((bytes[i] & 0xc0) != 0x80)
+			return FALSE;
+	return TRUE;
+}
+
+static gboolean is_prefix_of_any(const char *start, const char *const *names)
+{
+	for (const char *const *name = names; *name != NULL; name++)
+		if (g_str_has_prefix(*name, start))
+			return TRUE;
+	return FALSE;
+}
+
+enum control_fragment control_pattern_fragment(const char *data, gsize len,
+					       const char *const *top_names)
+{
+	g_autoptr(GPtrArray) whole = control_parse_patterns(data, len, top_names, NULL);
+
+	if (whole != NULL)
+		return CONTROL_FRAGMENT_COMPLETE;
+	if (len > CONTROL_MAX_LINE_BYTES || memchr(data, '\0', len) != NULL ||
+	    memchr(data, '\n', len) != NULL)
+		return CONTROL_FRAGMENT_INVALID;
+	g_autofree char *text = g_strndup(data, len);
+	const char *bad_utf8 = NULL;
+
+	if (!g_utf8_validate(text, -1, &bad_utf8) && !is_cut_character(bad_utf8))
+		return CONTROL_FRAGMENT_INVALID;
+	char *pattern = g_strstrip(text);
+
+	for (const char *p = pattern; *p; p++)
+		if ((guchar)*p < 0x20 || *p == 0x7f)
+			return CONTROL_FRAGMENT_INVALID;
+	while (*pattern == '/')
+		pattern++;
+	if (*pattern == '\0')
+		return CONTROL_FRAGMENT_PARTIAL;
+	g_auto(GStrv) parts = g_strsplit(pattern, "/", -1);
+	guint n_parts = g_strv_length(parts);
+
+	/* Every component but the last is final already. */
+	for (guint i = 0; i + 1 < n_parts; i++)
+		if (g_strcmp0(parts[i], ".") == 0 || g_strcmp0(parts[i], "..") == 0 ||
+		    parts[i][0] == '\0')
+			return CONTROL_FRAGMENT_INVALID;
+	if (has_glob_chars(parts[0]))
+		return CONTROL_FRAGMENT_PARTIAL;
+	if (n_parts == 1)
+		return is_prefix_of_any(parts[0], top_names) ? CONTROL_FRAGMENT_PARTIAL
+							      : CONTROL_FRAGMENT_INVALID;
+	return g_strv_contains(top_names, parts[0]) ? CONTROL_FRAGMENT_PARTIAL
+						    : CONTROL_FRAGMENT_INVALID;
+}

@@ -7,13 +7,13 @@
 #include <sys/stat.h>
 
 #include "infrafs/control.h"
+#include "infrafs/write_lines.h"
 
-/* Per-open state, stored in fi->fh. */
+/* Per-open state of a directory, stored in fi->fh. Files have none: the
+ * kernel opens them without asking (see fs_ops.h). */
 struct fs_handle {
-	GBytes *content;       /* files opened for reading: the snapshot */
-	GPtrArray *entries;    /* directories: struct tree_dirent */
-	char *path;            /* directories, and control files opened for writing */
-	GString *pending;      /* bytes of an unfinished line */
+	GPtrArray *entries;    /* struct tree_dirent */
+	char *path;
 };
 
 static struct fs *fs_of(fuse_req_t req)
@@ -21,15 +21,21 @@ static struct fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* fs_of(), counting the request as one of `kind`. */
+static struct fs *fs_counting(fuse_req_t req, enum request_kind kind)
+{
+	struct fs *fs = fuse_req_userdata(req);
+
+	request_counts_add(&fs->requests, kind);
+	return fs;
+}
+
 static void handle_destroy(gpointer data)
 {
 	struct fs_handle *handle = data;
 
-	g_clear_pointer(&handle->content, g_bytes_unref);
 	g_clear_pointer(&handle->entries, g_ptr_array_unref);
 	g_free(handle->path);
-	if (handle->pending != NULL)
-		g_string_free(handle->pending, TRUE);
 	g_free(handle);
 }
 
@@ -37,6 +43,7 @@ void fs_init_handles(struct fs *fs)
 {
 	g_mutex_init(&fs->handles_lock);
 	fs->handles = g_hash_table_new_full(g_direct_hash, g_direct_equal, handle_destroy, NULL);
+	fs->write_lines = write_lines_new(tree_write_fragment, NULL);
 }
 
 void fs_free_handles(struct fs *fs)
@@ -45,6 +52,7 @@ void fs_free_handles(struct fs *fs)
 		return;
 	g_hash_table_unref(fs->handles);
 	fs->handles = NULL;
+	g_clear_pointer(&fs->write_lines, write_lines_free);
 	g_mutex_clear(&fs->handles_lock);
 }
 
@@ -112,15 +120,15 @@ static char *path_or_reply(fuse_req_t req, fuse_ino_t ino, struct tree_attr *sto
 /* Whether `current` is still the version inode `stored` stands for. */
 static gboolean same_version(const struct tree_attr *stored, const struct tree_attr *current)
 {
-	return current->kind == TREE_DIR || current->volatile_data ||
-	       current->version == stored->version;
+	return current->kind == TREE_DIR || current->version == stored->version;
 }
 
-/* The entry reply for `path`, taking the lookup reference it hands over. */
+/* The entry reply for `path`, taking the lookup reference it hands over;
+ * the inode keeps `content` (a file's bytes; NULL for a directory). */
 static void make_entry(struct fs *fs, const char *path, const struct tree_attr *attr,
-		       struct fuse_entry_param *entry)
+		       GBytes *content, struct fuse_entry_param *entry)
 {
-	entry->ino = inode_table_ref(fs->inodes, path, attr);
+	entry->ino = inode_table_ref(fs->inodes, path, attr, content);
 	entry->generation = 1;
 	entry->attr_timeout = attr->cache_s;
 	entry->entry_timeout = attr->cache_s;
@@ -129,42 +137,45 @@ static void make_entry(struct fs *fs, const char *path, const struct tree_attr *
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = fs_of(req);
+	struct fs *fs = fs_counting(req, REQUEST_LOOKUP);
 	struct tree_attr attr;
 	g_autofree char *parent_path = path_or_reply(req, parent, &attr);
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) content = NULL;
 
 	if (parent_path == NULL)
 		return;
 	g_autofree char *path = child_path(parent_path, name);
 
-	if (!tree_stat(fs->tree, path, &attr, &error)) {
+	if (!tree_lookup(fs->tree, path, &attr, &content, &error)) {
 		reply_error(req, error);
 		return;
 	}
 	struct fuse_entry_param entry = { 0 };
 
-	make_entry(fs, path, &attr, &entry);
+	make_entry(fs, path, &attr, content, &entry);
 	if (fuse_reply_entry(req, &entry) != 0)
 		inode_table_forget(fs->inodes, entry.ino, 1); /* the kernel never saw it */
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	inode_table_forget(fs_of(req)->inodes, ino, nlookup);
+	inode_table_forget(fs_counting(req, REQUEST_OTHER)->inodes, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	struct fs *fs = fs_counting(req, REQUEST_OTHER);
+
 	for (size_t i = 0; i < count; i++)
-		inode_table_forget(fs_of(req)->inodes, forgets[i].ino, forgets[i].nlookup);
+		inode_table_forget(fs->inodes, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
+	struct fs *fs = fs_counting(req, REQUEST_GETATTR);
 	struct tree_attr stored;
 	g_autofree char *path = path_or_reply(req, ino, &stored);
 	g_autoptr(GError) error = NULL;
@@ -173,6 +184,14 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	if (path == NULL)
 		return;
+	/* A volatile file's inode is the snapshot its lookup took (every path
+	 * walk looks it up again): what it holds is all there is to say, and
+	 * asking the tree would render, or under /live fetch, for nothing. */
+	if (stored.kind == TREE_FILE && stored.volatile_data) {
+		fill_stat(fs, ino, &stored, &st);
+		fuse_reply_attr(req, &st, 0.0);
+		return;
+	}
 	if (!tree_stat(fs->tree, path, &attr, &error)) {
 		reply_error(req, error);
 		return;
@@ -190,9 +209,10 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
+	struct fs *fs = fs_counting(req, REQUEST_OTHER);
 	struct tree_attr stored;
 	g_autofree char *path = path_or_reply(req, ino, &stored);
+	struct stat st;
 
 	if (path == NULL)
 		return;
@@ -202,75 +222,53 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, to_set == FUSE_SET_ATTR_SIZE ? EACCES : EPERM);
 		return;
 	}
-	fs_getattr(req, ino, fi);
+	/* Say "truncated": the kernel drops the pages it had of this inode, so
+	 * that the bytes about to be written never mix with them. */
+	stored.size = 0;
+	fill_stat(fs, ino, &stored, &st);
+	fuse_reply_attr(req, &st, 0.0);
 }
 
+/* Files are opened without us: the first open answers ENOSYS, and from
+ * then on the kernel opens every file by itself with keep_cache (its
+ * "no open" support). A warm read then costs no request at all. Kernels
+ * without that support get the same behaviour the long way round. */
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
+	struct fs *fs = fs_counting(req, REQUEST_OPEN);
 	struct tree_attr stored;
+
+	if (fs->no_open) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	g_autofree char *path = path_or_reply(req, ino, &stored);
-	g_autoptr(GError) error = NULL;
-	struct tree_attr attr;
 
 	if (path == NULL)
 		return;
-	int access_mode = fi->flags & O_ACCMODE;
-
-	if (access_mode != O_RDONLY) {
-		if (!tree_is_writable(fs->tree, path)) {
-			fuse_reply_err(req, EACCES);
-			return;
-		}
-		struct fs_handle *handle = handle_new(fs);
-
-		handle->path = g_steal_pointer(&path);
-		handle->pending = g_string_new(NULL);
-		handle->content = g_bytes_new_static("", 0);
-		fi->fh = (uint64_t)(uintptr_t)handle;
-		fi->direct_io = 1;
-		fi->nonseekable = 1;
-		if (fuse_reply_open(req, fi) != 0)
-			handle_free(fs, handle);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && !tree_is_writable(fs->tree, path)) {
+		fuse_reply_err(req, EACCES);
 		return;
 	}
-	GBytes *content = tree_read(fs->tree, path, &attr, &error);
-
-	if (content == NULL) {
-		reply_error(req, error);
-		return;
-	}
-	if (!same_version(&stored, &attr)) {
-		/* The path moved on to another inode. ESTALE makes the kernel walk
-		 * the path again with revalidation, which finds the new one. */
-		g_bytes_unref(content);
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	struct fs_handle *handle = handle_new(fs);
-
-	handle->content = content;
-	fi->fh = (uint64_t)(uintptr_t)handle;
-	/* Nothing to flush on a read-only file: spare the kernel a round trip. */
+	fi->keep_cache = 1;
 	fi->noflush = 1;
-	/* An inode's content never changes (see inode.h): its pages stay good. */
-	if (attr.volatile_data)
-		fi->direct_io = 1;
-	else
-		fi->keep_cache = 1;
-	if (fuse_reply_open(req, fi) != 0)
-		handle_free(fs, handle);
+	fuse_reply_open(req, fi);
 }
 
+/* Reads come from the bytes the inode holds: its version's, whatever has
+ * happened to the path since, so that a file read in several calls is one
+ * snapshot. */
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		    struct fuse_file_info *fi)
 {
-	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
-	/* Our own reference for the reply: the reader may close the file, and a
-	 * RELEASE on another thread free the handle, as soon as the kernel has
-	 * the bytes, which can be before fuse_reply_buf returns. */
-	g_autoptr(GBytes) content = g_bytes_ref(handle->content);
+	struct fs *fs = fs_counting(req, REQUEST_READ);
+	g_autoptr(GBytes) content = inode_table_content(fs->inodes, ino);
 	gsize length = 0;
+
+	if (content == NULL) {
+		fuse_reply_err(req, inode_table_get(fs->inodes, ino, NULL, NULL) ? EISDIR : ESTALE);
+		return;
+	}
 	const char *data = g_bytes_get_data(content, &length);
 
 	if (offset < 0 || (guint64)offset >= length) {
@@ -280,76 +278,47 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 	fuse_reply_buf(req, data + offset, MIN(size, length - (gsize)offset));
 }
 
-/* Apply the complete lines in `handle->pending`; keep an unfinished tail
- * unless `final`. A bad line drops everything pending. */
-static gboolean apply_pending(struct fs *fs, struct fs_handle *handle, gboolean final,
-			      GError **error)
-{
-	const char *last_newline = memrchr(handle->pending->str, '\n', handle->pending->len);
-	gsize complete = last_newline ? (gsize)(last_newline - handle->pending->str) + 1 : 0;
-
-	if (final)
-		complete = handle->pending->len;
-	if (complete == 0) {
-		if (handle->pending->len > CONTROL_MAX_LINE_BYTES) {
-			g_string_truncate(handle->pending, 0);
-			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_INVALID,
-				    "line longer than %d bytes", CONTROL_MAX_LINE_BYTES);
-			return FALSE;
-		}
-		return TRUE;
-	}
-	gboolean ok = tree_write(fs->tree, handle->path, handle->pending->str, complete, error);
-
-	if (ok && fs->notify != NULL && !fs_notify_flush(fs->notify, FS_NOTIFY_FLUSH_MS))
-		g_message("kernel invalidations still queued after %d ms", FS_NOTIFY_FLUSH_MS);
-	g_string_erase(handle->pending, 0, ok ? (gssize)complete : -1);
-	return ok;
-}
-
+/* A write to a control file. Lines are put together per writer (see
+ * write_lines.h) and applied as they complete; the reply waits until the
+ * kernel has been told what they changed. */
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
+	struct fs *fs = fs_counting(req, REQUEST_WRITE);
+	struct tree_attr stored;
+	g_autofree char *path = path_or_reply(req, ino, &stored);
 	g_autoptr(GError) error = NULL;
+	guint64 writer = (guint64)fuse_req_ctx(req)->pid;
 
-	if (handle->pending == NULL) {
-		fuse_reply_err(req, EBADF);
+	if (path == NULL)
+		return;
+	if (!tree_is_writable(fs->tree, path) || off < 0) {
+		fuse_reply_err(req, EACCES);
 		return;
 	}
-	g_string_append_len(handle->pending, buf, (gssize)size);
-	if (!apply_pending(fs_of(req), handle, FALSE, &error)) {
-		g_info("rejected write to /%s: %s", handle->path, error->message);
+	g_autoptr(GString) apply =
+		write_lines_feed(fs->write_lines, path, writer, (guint64)off, buf, size);
+
+	if (apply->len > 0 && !tree_write(fs->tree, path, apply->str, apply->len, &error)) {
+		write_lines_forget(fs->write_lines, path, writer);
+		g_info("rejected write to /%s: %s", path, error->message);
 		reply_error(req, error);
 		return;
 	}
+	if (apply->len > 0 && fs->notify != NULL &&
+	    !fs_notify_flush(fs->notify, FS_NOTIFY_FLUSH_MS))
+		g_message("kernel invalidations still queued after %d ms", FS_NOTIFY_FLUSH_MS);
 	fuse_reply_write(req, size);
-}
-
-static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
-	g_autoptr(GError) error = NULL;
-
-	/* A last line without a newline counts when the file is closed. */
-	if (handle->pending != NULL && handle->pending->len > 0 &&
-	    !apply_pending(fs_of(req), handle, TRUE, &error)) {
-		g_info("rejected write to /%s: %s", handle->path, error->message);
-		reply_error(req, error);
-		return;
-	}
-	fuse_reply_err(req, 0);
-}
-
-static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	handle_free(fs_of(req), (struct fs_handle *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
+	/* The kernel copied the written bytes into this inode's pages: drop
+	 * them. Only after the reply, as the writer holds those pages locked
+	 * until it has it. */
+	if (fs->notify != NULL)
+		fs_notify_inode(fs->notify, ino);
 }
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
+	struct fs *fs = fs_counting(req, REQUEST_OPENDIR);
 	struct tree_attr stored;
 	g_autofree char *path = path_or_reply(req, ino, &stored);
 	g_autoptr(GError) error = NULL;
@@ -377,6 +346,8 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 {
 	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
 	g_autofree char *buffer = g_malloc(size);
+
+	request_counts_add(&fs_of(req)->requests, REQUEST_READDIR);
 	size_t used = 0;
 	guint total = handle->entries->len + 2;
 
@@ -413,7 +384,7 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 			   struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
+	struct fs *fs = fs_counting(req, REQUEST_READDIR);
 	struct fs_handle *handle = (struct fs_handle *)(uintptr_t)fi->fh;
 	g_autofree char *buffer = g_malloc(size);
 	size_t used = 0;
@@ -424,6 +395,7 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		const char *name = next == 0 ? "." : "..";
 		struct tree_attr attr;
 		g_autoptr(GError) error = NULL;
+		g_autoptr(GBytes) content = NULL;
 
 		entry.attr.st_mode = S_IFDIR;
 		if (next >= 2) {
@@ -432,9 +404,17 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 			name = dirent->name;
 			entry.attr.st_mode = dirent->kind == TREE_DIR ? S_IFDIR : S_IFREG;
-			/* An entry whose attributes fail is passed bare: looked up later. */
-			if (tree_stat(fs->tree, path, &attr, &error))
-				make_entry(fs, path, &attr, &entry);
+			/* An entry the kernel already has an inode for is passed bare
+			 * (no inode number): it keeps what it has, cached ACLs
+			 * included, which attributes given again would drop. So a
+			 * warm `ls -l` asks nothing of it. Files under /live are
+			 * passed bare (their lookup fetches: `ls` must not), and so
+			 * is an entry whose attributes fail; all are looked up when
+			 * used. */
+			if (inode_table_find(fs->inodes, path) == 0 &&
+			    !(dirent->kind == TREE_FILE && g_str_has_prefix(handle->path, "live")) &&
+			    tree_lookup(fs->tree, path, &attr, &content, &error))
+				make_entry(fs, path, &attr, content, &entry);
 		}
 		size_t needed = fuse_add_direntry_plus(req, buffer + used, size - used, name,
 						       &entry, next + 1);
@@ -452,7 +432,7 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free(fs_of(req), (struct fs_handle *)(uintptr_t)fi->fh);
+	handle_free(fs_counting(req, REQUEST_OTHER), (struct fs_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -475,8 +455,16 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 {
 	struct tree_attr stored;
 
-	/* ls asks for security.* and system.* names on every entry: answer
-	 * those without walking the tree. */
+	request_counts_add(&fs_of(req)->requests, REQUEST_GETXATTR);
+	/* ls -l asks for security.selinux on every entry. infrafs keeps no
+	 * security labels: "not supported" (rather than "no such attribute")
+	 * tells ls so, and it stops asking for the rest of the listing. Other
+	 * names are answered without walking the tree; the ACL names come
+	 * here once per inode, as the kernel caches the answer. */
+	if (g_str_has_prefix(name, "security.")) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	if (!g_str_has_prefix(name, "user.infrafs.")) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -502,6 +490,7 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	request_counts_add(&fs_of(req)->requests, REQUEST_GETXATTR);
 	reply_xattr_data(req, xattr_names, sizeof(xattr_names) - 1, size);
 }
 
@@ -547,11 +536,20 @@ static void deny_create(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct fs *fs = userdata;
+
 	/* Content never changes under an inode (new content, new inode), so
 	 * the kernel must not drop pages just because st_mtime moved. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* O_TRUNC must reach us as a setattr, which a data file refuses: with
+	 * no open request, an atomic O_TRUNC would only truncate the kernel's
+	 * idea of the file. */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	fs->no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0;
+	/* With POSIX ACL support the kernel caches "no ACL" per inode, where
+	 * without it every `ls -l` entry costs two getxattr requests. */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -564,8 +562,8 @@ static const struct fuse_lowlevel_ops ops = {
 	.open = fs_open,
 	.read = fs_read,
 	.write = fs_write,
-	.flush = fs_flush,
-	.release = fs_release,
+	/* No flush and no release: without them (ENOSYS) the kernel stops
+	 * sending either, and closing a file costs no request. */
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
 	.readdirplus = fs_readdirplus,

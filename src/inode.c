@@ -7,6 +7,7 @@ struct inode {
 	guint64 ino;
 	char *path;             /* owned */
 	struct tree_attr attr;  /* of this inode's version */
+	GBytes *content;        /* files: the bytes of this version (owned) */
 	guint64 lookups;        /* references the kernel holds */
 };
 
@@ -22,6 +23,7 @@ static void inode_free(gpointer data)
 	struct inode *inode = data;
 
 	g_free(inode->path);
+	g_clear_pointer(&inode->content, g_bytes_unref);
 	g_free(inode);
 }
 
@@ -64,7 +66,7 @@ void inode_table_free(struct inode_table *table)
 }
 
 guint64 inode_table_ref(struct inode_table *table, const char *path,
-			const struct tree_attr *attr)
+			const struct tree_attr *attr, GBytes *content)
 {
 	g_mutex_lock(&table->lock);
 	struct inode *inode = g_hash_table_lookup(table->by_path, path);
@@ -73,6 +75,9 @@ guint64 inode_table_ref(struct inode_table *table, const char *path,
 		inode = inode_add(table, table->next_ino++, path, attr);
 	else
 		inode->attr = *attr;
+	/* Same version, same bytes: the first copy stays. */
+	if (inode->content == NULL && content != NULL)
+		inode->content = g_bytes_ref(content);
 	inode->lookups++;
 	guint64 ino = inode->ino;
 
@@ -94,6 +99,16 @@ gboolean inode_table_get(struct inode_table *table, guint64 ino, char **path,
 	}
 	g_mutex_unlock(&table->lock);
 	return inode != NULL;
+}
+
+GBytes *inode_table_content(struct inode_table *table, guint64 ino)
+{
+	g_mutex_lock(&table->lock);
+	struct inode *inode = g_hash_table_lookup(table->by_ino, &ino);
+	GBytes *content = inode && inode->content ? g_bytes_ref(inode->content) : NULL;
+
+	g_mutex_unlock(&table->lock);
+	return content;
 }
 
 guint64 inode_table_find(struct inode_table *table, const char *path)

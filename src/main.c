@@ -199,6 +199,7 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 	d->fs.gid = getgid();
 	d->tree = tree_new(d->cache, &d->config, d->error_log, fs_on_tree_changed, &d->fs);
 	d->fs.tree = d->tree;
+	tree_set_request_counts(d->tree, &d->fs.requests);
 	cache_set_changed_hook(d->cache, inventory_models_differ, tree_on_data_changed, d->tree);
 	d->warm = warm_new(d->cache, d->config.warm, d->config.warm_rate_per_s);
 	tree_set_warm(d->tree, d->warm);
@@ -301,10 +302,11 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "infrafs: libcurl failed to initialise\n");
 		goto out_args;
 	}
-	/* The mounting user reads it; others only with -o allow_other. The
-	 * session comes first so that libfuse rejects unknown options before
-	 * any network call. */
-	fuse_opt_add_arg(&args, "-ofsname=infrafs,subtype=infrafs,default_permissions");
+	/* The mounting user reads it; others only with -o allow_other. No
+	 * access times: they mean nothing here, and updating one would cost a
+	 * getattr after a file's first read. The session comes first so that
+	 * libfuse rejects unknown options before any network call. */
+	fuse_opt_add_arg(&args, "-ofsname=infrafs,subtype=infrafs,default_permissions,noatime");
 	d.session = fuse_session_new(&args, fs_ops_table(), sizeof(struct fuse_lowlevel_ops), &d.fs);
 	if (d.session == NULL)
 		goto out_daemon;

@@ -75,6 +75,12 @@ GBytes *stats_format_json(const struct stats_snapshot *snapshot)
 	add_uint(root, "errors_recorded", snapshot->errors_recorded);
 	add_uint(root, "bytes", snapshot->total_bytes);
 	add_uint(root, "max_bytes", snapshot->max_bytes);
+	json_object *requests = json_object_new_object();
+
+	json_object_object_add(root, "kernel_requests", requests);
+	for (int k = 0; k < REQUEST_KIND_COUNT; k++)
+		add_uint(requests, request_kind_name((enum request_kind)k),
+			 snapshot->kernel_requests[k]);
 	for (int c = 0; c < CLASS_COUNT; c++) {
 		const struct cache_class_stats *s = &snapshot->classes[c];
 		json_object *entry = json_object_new_object();
@@ -194,5 +200,14 @@ GBytes *stats_format_prometheus(const struct stats_snapshot *snapshot)
 			       "# TYPE infrafs_backend_errors_recorded_total counter\n"
 			       "infrafs_backend_errors_recorded_total %" G_GUINT64_FORMAT "\n",
 			       snapshot->errors_recorded);
+	g_string_append(out, "# HELP infrafs_kernel_requests_total Requests the kernel sent "
+			     "the daemon, by kind.\n"
+			     "# TYPE infrafs_kernel_requests_total counter\n");
+	for (int k = 0; k < REQUEST_KIND_COUNT; k++)
+		g_string_append_printf(out,
+				       "infrafs_kernel_requests_total{op=\"%s\"} %" G_GUINT64_FORMAT
+				       "\n",
+				       request_kind_name((enum request_kind)k),
+				       snapshot->kernel_requests[k]);
 	return g_string_free_to_bytes(out);
 }

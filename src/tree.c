@@ -33,6 +33,7 @@ struct tree {
 	tree_changed_fn changed;
 	gpointer changed_data;
 	struct warm *warm;            /* borrowed; NULL without a warmer */
+	const struct request_counts *requests; /* borrowed; may be NULL */
 	gint64 mount_wall_us;
 };
 
@@ -206,6 +207,9 @@ static void take_snapshot(struct tree *tree, struct stats_snapshot *snapshot)
 	snapshot->total_bytes = cache_total_bytes(tree->cache);
 	snapshot->max_bytes = tree->config->cache_max_bytes;
 	snapshot->now_wall_us = clock_wall_us();
+	for (int k = 0; tree->requests != NULL && k < REQUEST_KIND_COUNT; k++)
+		snapshot->kernel_requests[k] =
+			request_counts_get(tree->requests, (enum request_kind)k);
 }
 
 /* The read-only control files made from the counters. */
@@ -738,7 +742,10 @@ static void fill_attr(struct walk *walk, struct tree_attr *attr)
 
 	for (guint i = 0; i < walk->sources.n; i++) {
 		const struct cache_value *value = walk->sources.values[i];
-		double left_s = (double)(cache_value_expires_mono_us(value) - now_us) / 1e6;
+		/* The kernel asks again when refreshing ahead begins: a path it
+		 * serves by itself is then refreshed before it expires, as one
+		 * read often would be. */
+		double left_s = (double)(cache_value_refresh_ahead_mono_us(value) - now_us) / 1e6;
 
 		newest_wall_us = MAX(newest_wall_us, cache_value_fetched_wall_us(value));
 		cache_s = MIN(cache_s, MAX(left_s, 0.0));
@@ -748,9 +755,10 @@ static void fill_attr(struct walk *walk, struct tree_attr *attr)
 		cache_s = 0.0;
 	memset(attr, 0, sizeof(*attr));
 	attr->stale = walk->sources.stale;
-	if (walk->node.kind == TREE_FILE && !walk->node.volatile_data) {
+	if (walk->node.kind == TREE_FILE) {
 		/* Pre-rendered files came with their hash; only small rendered
-		 * values (a state, a list of names) are hashed here. */
+		 * values (a state, a list of names, a control file) are hashed
+		 * here. */
 		attr->version = walk->node.version ? walk->node.version
 						   : model_hash_bytes(walk->node.content, 0);
 		/* 0 means "unversioned". */
@@ -786,6 +794,11 @@ void tree_free(struct tree *tree)
 void tree_set_warm(struct tree *tree, struct warm *warm)
 {
 	tree->warm = warm;
+}
+
+void tree_set_request_counts(struct tree *tree, const struct request_counts *requests)
+{
+	tree->requests = requests;
 }
 
 /* warm: one word, "start" or "stop". */
@@ -1118,6 +1131,26 @@ void tree_on_data_changed(enum data_class data_class, const char *key, gpointer 
 }
 
 /* ttl: lines "<class> <seconds>"; all checked before any applies. */
+gboolean tree_lookup(struct tree *tree, const char *path, struct tree_attr *attr,
+		     GBytes **content, GError **error)
+{
+	struct walk walk;
+	gboolean found = walk_path(tree, path, FALSE, FALSE, &walk, error);
+
+	/* A file under /live is fetched when it is looked up: with no open
+	 * request, the lookup is the kernel's last word before it reads. */
+	if (found && walk.live && walk.node.kind == TREE_FILE) {
+		walk_clear(&walk);
+		found = walk_path(tree, path, FALSE, TRUE, &walk, error);
+	}
+	if (found) {
+		fill_attr(&walk, attr);
+		*content = walk.node.kind == TREE_FILE ? g_steal_pointer(&walk.node.content) : NULL;
+	}
+	walk_clear(&walk);
+	return found;
+}
+
 static gboolean set_ttls(struct tree *tree, const char *data, gsize len, GError **error)
 {
 	g_autofree char *text = g_strndup(data, len);
@@ -1175,6 +1208,69 @@ static gboolean set_ttls(struct tree *tree, const char *data, gsize len, GError 
 
 	announce(tree, changed, globs);
 	return TRUE;
+}
+
+/* ttl: "<class> <seconds>" so far? */
+static enum control_fragment ttl_fragment(const char *data, gsize len)
+{
+	if (memchr(data, '\0', len) != NULL)
+		return CONTROL_FRAGMENT_INVALID;
+	g_autofree char *text = g_strndup(data, len);
+	gboolean word_ended = len > 0 && g_ascii_isspace(data[len - 1]);
+	g_auto(GStrv) parts = g_strsplit_set(g_strstrip(text), " \t", -1);
+	const char *words[3] = { NULL };
+	guint n_words = 0;
+	enum data_class data_class;
+	guint seconds;
+
+	for (int i = 0; parts[i] != NULL; i++) {
+		if (parts[i][0] == '\0')
+			continue;
+		if (n_words == G_N_ELEMENTS(words))
+			return CONTROL_FRAGMENT_INVALID;
+		words[n_words++] = parts[i];
+	}
+	if (n_words == 0)
+		return CONTROL_FRAGMENT_PARTIAL;
+	if (n_words == 1 && !word_ended) {
+		for (int c = 0; c < CLASS_COUNT; c++)
+			if (g_str_has_prefix(classes_name((enum data_class)c), words[0]))
+				return CONTROL_FRAGMENT_PARTIAL;
+		return CONTROL_FRAGMENT_INVALID;
+	}
+	if (n_words > 2 || !classes_from_name(words[0], &data_class))
+		return CONTROL_FRAGMENT_INVALID;
+	if (n_words == 1)
+		return CONTROL_FRAGMENT_PARTIAL;
+	return config_parse_seconds(words[1], &seconds) ? CONTROL_FRAGMENT_COMPLETE
+						       : CONTROL_FRAGMENT_INVALID;
+}
+
+/* warm: "start" or "stop" so far? */
+static enum control_fragment warm_fragment(const char *data, gsize len)
+{
+	if (memchr(data, '\0', len) != NULL)
+		return CONTROL_FRAGMENT_INVALID;
+	g_autofree char *word = g_strstrip(g_strndup(data, len));
+
+	if (g_strcmp0(word, "start") == 0 || g_strcmp0(word, "stop") == 0)
+		return CONTROL_FRAGMENT_COMPLETE;
+	if (g_str_has_prefix("start", word) || g_str_has_prefix("stop", word))
+		return CONTROL_FRAGMENT_PARTIAL;
+	return CONTROL_FRAGMENT_INVALID;
+}
+
+enum control_fragment tree_write_fragment(const char *path, const char *data, gsize len,
+					  gpointer user_data)
+{
+	if (g_strcmp0(path, ".infrafs/invalidate") == 0 ||
+	    g_strcmp0(path, ".infrafs/refresh") == 0)
+		return control_pattern_fragment(data, len, top_names);
+	if (g_strcmp0(path, ".infrafs/ttl") == 0)
+		return ttl_fragment(data, len);
+	if (g_strcmp0(path, ".infrafs/warm") == 0)
+		return warm_fragment(data, len);
+	return CONTROL_FRAGMENT_INVALID;
 }
 
 gboolean tree_write(struct tree *tree, const char *path, const char *data, gsize len,

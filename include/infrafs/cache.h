@@ -45,6 +45,9 @@ gint64 cache_value_fetched_wall_us(const struct cache_value *value);
 gint64 cache_value_expires_mono_us(const struct cache_value *value);
 /* The same moment on the wall clock, for what users see. */
 gint64 cache_value_expires_wall_us(const struct cache_value *value);
+/* From when a read of this value starts a refresh ahead of its expiry (the
+ * last tenth of its TTL, in classes with a grace window). */
+gint64 cache_value_refresh_ahead_mono_us(const struct cache_value *value);
 typedef struct cache_value cache_value;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cache_value, cache_value_unref)
 

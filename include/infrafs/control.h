@@ -24,6 +24,17 @@
 GPtrArray *control_parse_patterns(const char *data, gsize len, const char *const *top_names,
 				  GError **error);
 
+/* How a line stands that has arrived without its newline (yet). */
+enum control_fragment {
+	CONTROL_FRAGMENT_COMPLETE, /* already a whole, valid line */
+	CONTROL_FRAGMENT_PARTIAL,  /* not valid, but more bytes could make it so */
+	CONTROL_FRAGMENT_INVALID,  /* no continuation can make it valid */
+};
+
+/* Classify `len` bytes (no newline) as the start of a pattern line. */
+enum control_fragment control_pattern_fragment(const char *data, gsize len,
+					       const char *const *top_names);
+
 /* Whether `pattern` selects `path`, an ancestor of it, or anything below
  * it: the data at `path` is affected by invalidating `pattern`. */
 gboolean control_pattern_covers(const char *pattern, const char *path);

@@ -1,12 +1,18 @@
 /* fs_ops: the libfuse low-level operations. Each handler decodes a request,
  * asks the tree, and replies exactly once; no policy lives here.
  *
- * Every inode is one version of a path (see inode.h): the kernel may keep
- * its pages and attributes, and an open that finds its inode outdated
- * answers ESTALE so that the kernel looks the path up again. Open files
- * hold a reference on the bytes they opened (one consistent snapshot per
- * open); open directories hold the listing they opened. Writes to control files are buffered per
- * open file until a newline, so a line may arrive in several writes. */
+ * Every inode is one version of a path (see inode.h) and holds that
+ * version's bytes. So the kernel may keep pages and attributes, and needs
+ * to ask nothing when a file is opened, read from its pages and closed:
+ * open answers ENOSYS (the kernel's "no open" support: from then on it
+ * opens files itself, with keep_cache), and there is no flush or release.
+ * A file read in several calls reads its inode's bytes: one snapshot.
+ * Volatile files (control files, README, /live) are looked up at every
+ * path walk (zero timeouts), so each open sees fresh bytes.
+ *
+ * Writes to control files arrive without a handle; write_lines puts their
+ * lines together per writer. Open directories hold the listing they
+ * opened. */
 #pragma once
 
 #include <fuse_lowlevel.h>
@@ -14,7 +20,9 @@
 
 #include "infrafs/fs_notify.h"
 #include "infrafs/inode.h"
+#include "infrafs/requests.h"
 #include "infrafs/tree.h"
+#include "infrafs/write_lines.h"
 
 /* How long a control write waits for the kernel to be told of its effect. */
 #define FS_NOTIFY_FLUSH_MS 5000
@@ -26,9 +34,12 @@ struct fs {
 	struct fs_notify *notify;    /* borrowed; NULL until the session exists */
 	uid_t uid;                   /* the mounting user owns every file */
 	gid_t gid;
+	gboolean no_open;            /* the kernel opens files without asking */
+	struct request_counts requests; /* what the kernel sent, by kind */
+	struct write_lines *write_lines; /* owned: unfinished control lines */
 	GMutex handles_lock;         /* guards handles */
-	GHashTable *handles;         /* open file and directory handles, owned: a
-				      * release may never come (lazy unmount) */
+	GHashTable *handles;         /* open directory handles, owned: a
+				      * releasedir may never come (lazy unmount) */
 };
 
 /* Set up and tear down what struct fs owns (not the borrowed modules). */

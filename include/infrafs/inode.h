@@ -2,7 +2,7 @@
  *
  * An inode is one version of one path, so its content never changes: the
  * kernel may keep its pages for as long as it lives, and a file opened once
- * reads one consistent snapshot. When a path's content changes, its next
+ * reads one consistent snapshot: the inode holds its version's bytes. When a path's content changes, its next
  * lookup gets a new inode; the old one lives on, with the attributes of its
  * own version, until the kernel forgets it. Numbers are never reused.
  * Thread-safe. Contains no libfuse calls. */
@@ -21,9 +21,15 @@ void inode_table_free(struct inode_table *table);
 
 /* The inode of `path` at `version` (attr->version), created if the path has
  * none or has another version; its lookup count goes up by one and its
- * stored attributes become `attr`. */
+ * stored attributes become `attr`. A file's inode keeps a reference to
+ * `content` (borrowed; NULL for directories), the bytes of its version,
+ * until the kernel forgets it: reads are served from there. */
 guint64 inode_table_ref(struct inode_table *table, const char *path,
-			const struct tree_attr *attr);
+			const struct tree_attr *attr, GBytes *content);
+
+/* A new reference to the bytes of `ino`'s version; NULL for an unknown
+ * inode or a directory. */
+GBytes *inode_table_content(struct inode_table *table, guint64 ino);
 
 /* What `ino` is: a copy of its path (free with g_free) and the attributes
  * stored for its version. FALSE for an unknown inode. */

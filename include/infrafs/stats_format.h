@@ -7,6 +7,7 @@
 #include <glib.h>
 
 #include "infrafs/cache.h"
+#include "infrafs/requests.h"
 
 /* A snapshot of every class's counters, taken once per read. */
 struct stats_snapshot {
@@ -14,6 +15,7 @@ struct stats_snapshot {
 	guint64 errors_recorded;    /* backend errors ever recorded */
 	guint64 total_bytes;        /* held by the cache, all classes */
 	guint64 max_bytes;          /* its bound (0: none) */
+	guint64 kernel_requests[REQUEST_KIND_COUNT]; /* sent by the kernel, by kind */
 	gint64 now_wall_us;
 };
 

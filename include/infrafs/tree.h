@@ -13,6 +13,7 @@
 
 #include "infrafs/cache.h"
 #include "infrafs/config.h"
+#include "infrafs/control.h"
 #include "infrafs/errors.h"
 
 enum tree_kind {
@@ -28,7 +29,7 @@ struct tree_attr {
 	double cache_s;         /* how long the kernel may keep this attr/entry */
 	gboolean volatile_data; /* content may change on every read (stats) */
 	guint64 version;        /* files: changes whenever the content does; 0 for
-				 * directories and volatile files */
+				 * directories */
 	gboolean stale;         /* built from data served past its freshness */
 };
 
@@ -63,10 +64,20 @@ void tree_on_data_changed(enum data_class data_class, const char *key, gpointer 
 struct warm;
 void tree_set_warm(struct tree *tree, struct warm *warm);
 
+/* The kernel request counts that stats files show (borrowed; may be NULL). */
+struct request_counts;
+void tree_set_request_counts(struct tree *tree, const struct request_counts *requests);
+
 /* Attributes of `path`. NOT_FOUND when it does not exist; backend errors as
  * the cache reports them. */
 gboolean tree_stat(struct tree *tree, const char *path, struct tree_attr *attr,
 		   GError **error);
+
+/* Attributes of `path` and, for a file, its whole content (*content, owned;
+ * NULL for a directory), one consistent snapshot. Files under /live are
+ * fetched from the backend. */
+gboolean tree_lookup(struct tree *tree, const char *path, struct tree_attr *attr,
+		     GBytes **content, GError **error);
 
 /* Entries of directory `path`, sorted (array of struct tree_dirent, owned). */
 GPtrArray *tree_list(struct tree *tree, const char *path, GError **error);
@@ -79,6 +90,11 @@ GBytes *tree_read(struct tree *tree, const char *path, struct tree_attr *attr, G
  * of them first: INVALID changes nothing. READ_ONLY for other files. */
 gboolean tree_write(struct tree *tree, const char *path, const char *data, gsize len,
 		    GError **error);
+
+/* A write_lines_classify_fn (user_data unused): how a line of control file
+ * `path` that lacks its newline stands. */
+enum control_fragment tree_write_fragment(const char *path, const char *data, gsize len,
+					  gpointer user_data);
 
 /* The user.infrafs.* attributes of `path`: name -> value (both owned by the
  * table). fetched_at and expires_at are ISO 8601 UTC ("-" when the path

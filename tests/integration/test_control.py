@@ -3,6 +3,8 @@ refresh (synchronous refetch) and ttl (TTLs at run time)."""
 
 import errno
 import json
+import os
+import threading
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -44,8 +46,9 @@ def test_metrics_parse_and_agree_with_the_backend_counts(mount, cloud):
         count = samples[("infrafs_backend_fetch_duration_seconds_count",
                          frozenset({"class": name}.items()))]
         assert count == delta[route]
-    # Labels are per class and outcome, never per key: a fixed series count.
-    assert all(set(dict(labels)) <= {"class", "outcome", "le"} for _, labels in samples)
+    # Labels are per class, outcome and request kind, never per key: a
+    # fixed series count.
+    assert all(set(dict(labels)) <= {"class", "outcome", "le", "op"} for _, labels in samples)
 
 
 def test_metrics_count_errors_by_outcome(mount, cloud):
@@ -169,3 +172,77 @@ def test_ttl_zero_at_run_time_makes_every_read_fresh(mount, private_cloud):
     assert (stats["ttl_s"], stats["grace_s"]) == (0, 0)
     private_cloud.hosts({"set": host, "state": "down"})
     assert m.text("hosts/%s/state" % host) == "down\n"
+
+
+# ---- lines written in pieces ---------------------------------------------------
+# The kernel opens files without telling infrafs, so a write comes with no
+# handle: a line is put together per writer thread and file offset.
+
+def write_pieces(m, name, pieces):
+    """The pieces, one write(2) each, through one descriptor."""
+    fd = os.open(m.path(".infrafs/" + name), os.O_WRONLY)
+    try:
+        for piece in pieces:
+            assert os.write(fd, piece.encode()) == len(piece.encode())
+    finally:
+        os.close(fd)
+
+
+def ttl_of(m, name):
+    return dict(line.split() for line in m.lines(".infrafs/ttl"))[name]
+
+
+def test_a_line_split_across_writes_is_applied_whole(mount, cloud):
+    m = mount()
+    m.read("hosts.json")
+    m.read("flavors.json")
+    before = cloud.counts()
+    write_pieces(m, "invalidate", ["hos", "ts\nflav", "ors\n"])
+    m.read("hosts.json")
+    m.read("flavors.json")
+    assert counts_delta(before, cloud.counts()) == {
+        "compute.hypervisors.detail": 1, "compute.flavors.detail": 1}
+
+
+def test_a_ttl_line_split_mid_number_ends_with_the_whole_number(mount):
+    m = mount()
+    write_pieces(m, "ttl", ["hosts 4", "5", "\n"])
+    assert ttl_of(m, "hosts") == "45"
+
+
+def test_unfinished_garbage_without_newline_is_rejected_at_once(mount):
+    # A fragment no continuation can make valid fails its own write.
+    m = mount()
+    assert errno_of(m.write_control, "invalidate", "garbage") == errno.EINVAL
+    assert errno_of(m.write_control, "ttl", "hosts x") == errno.EINVAL
+    assert errno_of(m.write_control, "warm", "begin") == errno.EINVAL
+
+
+def test_each_writers_unfinished_line_is_its_own(mount):
+    # Two threads writing pieces at once, each through its own descriptor:
+    # neither's half line joins the other's.
+    m = mount()
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def writer(pieces):
+        try:
+            fd = os.open(m.path(".infrafs/ttl"), os.O_WRONLY)
+            try:
+                for piece in pieces:
+                    barrier.wait(timeout=10)
+                    os.write(fd, piece.encode())
+            finally:
+                os.close(fd)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(pieces,))
+               for pieces in (["hosts 7", "1\n"], ["flavors 8", "2\n"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    assert ttl_of(m, "hosts") == "71"
+    assert ttl_of(m, "flavors") == "82"

@@ -89,3 +89,15 @@ def test_a_fetch_with_changed_data_reaches_stat_at_once(mount, private_cloud):
     m.read("live/hosts.json")
     wait_until(lambda: m.stat("hosts/%s/state" % host).st_size == len("down\n"),
                timeout=5, what="stat to see the new size")
+
+
+def test_listing_a_live_directory_does_not_fetch_each_file(mount, cloud):
+    # A file under live/ is fetched when it is looked up; readdirplus hands
+    # its names over bare, so `ls` costs the listing's fetch only.
+    m = mount()
+    host = m.listdir("hosts")[0]
+    before = cloud.counts()
+    names = m.listdir("live/hosts/%s" % host)
+    assert "state" in names and len(names) >= 8
+    delta = counts_delta(before, cloud.counts())
+    assert sum(delta.values()) <= 2, delta

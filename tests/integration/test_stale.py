@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import re
+import subprocess
 import time
 from datetime import datetime, timezone
 
@@ -348,12 +349,40 @@ def test_source_names_the_cache_entries_used(mount, host):
 
 
 @pytest.mark.parametrize("name", ["user.infrafs.nope", "user.infrafs.", "user.other",
-                                  "security.selinux"])
+                                  "trusted.other"])
 def test_unknown_xattr_is_enodata(mount, host, name):
     m = mount()
     for rel in ("hosts/%s/state" % host, ""):
         got = errno_of(xattr, m, rel, name)
         assert got == errno.ENODATA, "%s on /%s: %s" % (name, rel, errno_name(got))
+
+
+def kernel_requests(m):
+    return json.loads(m.text(".infrafs/stats.json"))["kernel_requests"]
+
+
+def test_security_labels_are_not_supported(mount, host):
+    # `ls -l` asks for security.selinux on every entry; "not supported"
+    # (not "no data") makes it stop asking for the rest of a listing.
+    m = mount()
+    for rel in ("hosts/%s/state" % host, "hosts", ""):
+        got = errno_of(xattr, m, rel, "security.selinux")
+        assert got == errno.EOPNOTSUPP, "/%s: %s" % (rel, errno_name(got))
+
+
+def test_warm_ls_l_sends_no_request_per_entry(mount):
+    # Entries the kernel knows are passed bare by readdirplus, so it keeps
+    # their attributes and cached ACLs, and ls stops asking for security
+    # labels after the first: a second `ls -l` of hosts/ costs a handful of
+    # requests, not several per host.
+    m = mount()
+    subprocess.run(["ls", "-l", m.path("hosts")], check=True, stdout=subprocess.DEVNULL)
+    before = kernel_requests(m)
+    subprocess.run(["ls", "-l", m.path("hosts")], check=True, stdout=subprocess.DEVNULL)
+    after = kernel_requests(m)
+    assert len(m.listdir("hosts")) >= 40
+    assert after["getxattr"] - before["getxattr"] <= 2
+    assert after["lookup"] - before["lookup"] <= 4  # stats.json's own
 
 
 def test_foreign_xattr_name_does_not_walk_the_tree(mount, host):
@@ -365,8 +394,8 @@ def test_foreign_xattr_name_does_not_walk_the_tree(mount, host):
         return int(stats_row(m, "hosts")["hits"])
 
     base = hosts_hits()
-    for name in ("user.other", "security.selinux"):
-        assert errno_of(xattr, m, rel, name) == errno.ENODATA
+    for name, answer in (("user.other", errno.ENODATA), ("security.selinux", errno.EOPNOTSUPP)):
+        assert errno_of(xattr, m, rel, name) == answer
     foreign = hosts_hits() - base
     xattr(m, rel, STALE)
     ours = hosts_hits() - base - foreign

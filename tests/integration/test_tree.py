@@ -317,11 +317,24 @@ def test_st_size_equals_bytes_read_for_every_file(mount, api):
 def test_files_are_read_only_and_one_value_files_end_with_newline(mount, api):
     m = mount()
     host = api.hypervisors[0]["hypervisor_hostname"]
-    st = m.stat("hosts/%s/state" % host)
+    rel = "hosts/%s/state" % host
+    before = m.text(rel)
+    st = m.stat(rel)
     assert st.st_mode & 0o222 == 0
-    assert errno_of(os.open, m.path("hosts/%s/state" % host), os.O_WRONLY) in \
-        (errno.EACCES, errno.EROFS, errno.EPERM)
-    assert m.text("hosts/%s/state" % host).endswith("\n")
+    refused = (errno.EACCES, errno.EROFS, errno.EPERM)
+    # Truncation, as `echo x > file` asks for, is refused at open.
+    assert errno_of(os.truncate, m.path(rel), 0) in refused
+    assert errno_of(os.open, m.path(rel), os.O_WRONLY | os.O_TRUNC) in refused
+    # The kernel opens files without asking infrafs, so root's open for
+    # writing succeeds; the write itself is refused, and changes nothing.
+    fd = os.open(m.path(rel), os.O_WRONLY)
+    try:
+        assert errno_of(os.write, fd, b"x\n") in refused
+    finally:
+        os.close(fd)
+    assert m.text(rel) == before
+    assert os.stat(m.path(rel)).st_size == len(before.encode())
+    assert before.endswith("\n")
 
 
 # ---- missing names -----------------------------------------------------------

@@ -314,6 +314,101 @@ static void test_glob_contains_not_above(void)
 	g_assert_false(control_glob_contains("aggregates", "hosts/a"));
 }
 
+/* ---- control_pattern_fragment ----------------------------------------- */
+
+/* How `text`, arrived without its newline, stands. */
+static enum control_fragment fragment_len(const char *data, gsize len)
+{
+	return control_pattern_fragment(data, len, top_names);
+}
+
+static enum control_fragment fragment(const char *text)
+{
+	return fragment_len(text, strlen(text));
+}
+
+static void test_fragment_whole_line_complete(void)
+{
+	/* `printf hosts`: no newline, but nothing more is needed. */
+	g_assert_cmpint(fragment("hosts"), ==, CONTROL_FRAGMENT_COMPLETE);
+	g_assert_cmpint(fragment("hosts/cmp"), ==, CONTROL_FRAGMENT_COMPLETE);
+	g_assert_cmpint(fragment("*h100"), ==, CONTROL_FRAGMENT_COMPLETE);
+	g_assert_cmpint(fragment("hosts/caf\xc3\xa9"), ==, CONTROL_FRAGMENT_COMPLETE);
+}
+
+static void test_fragment_prefix_of_top_name_partial(void)
+{
+	g_assert_cmpint(fragment("hos"), ==, CONTROL_FRAGMENT_PARTIAL);
+	/* "." alone is rejected as a component, but ".infrafs" starts so. */
+	g_assert_cmpint(fragment("."), ==, CONTROL_FRAGMENT_PARTIAL);
+}
+
+static void test_fragment_blank_is_complete(void)
+{
+	/* A blank line is already valid: control_parse_patterns skips it and
+	 * selects nothing. Applying it now does nothing, and write_lines keeps
+	 * a complete tail anyway, so "   hosts" still arrives whole. (Only
+	 * non-empty tails reach the classifier; "" is checked for the API.) */
+	g_assert_cmpint(fragment(""), ==, CONTROL_FRAGMENT_COMPLETE);
+	g_assert_cmpint(fragment("   "), ==, CONTROL_FRAGMENT_COMPLETE);
+}
+
+static void test_fragment_only_slashes_partial(void)
+{
+	/* "/" is an empty pattern, but "/hosts" is not. */
+	g_assert_cmpint(fragment("/"), ==, CONTROL_FRAGMENT_PARTIAL);
+}
+
+static void test_fragment_unknown_top_invalid(void)
+{
+	/* No top name starts "garbage", and a finished first component
+	 * ("nope/") cannot change any more. */
+	g_assert_cmpint(fragment("garbage"), ==, CONTROL_FRAGMENT_INVALID);
+	g_assert_cmpint(fragment("nope/x"), ==, CONTROL_FRAGMENT_INVALID);
+}
+
+static void test_fragment_dot_component_invalid(void)
+{
+	/* ".." is followed by '/': it can no longer grow into a name. */
+	g_assert_cmpint(fragment("hosts/../x"), ==, CONTROL_FRAGMENT_INVALID);
+}
+
+static void test_fragment_control_char_invalid(void)
+{
+	g_assert_cmpint(fragment("hosts/a\x01"), ==, CONTROL_FRAGMENT_INVALID);
+}
+
+static void test_fragment_nul_invalid(void)
+{
+	const char data[] = "hos\0ts";
+
+	g_assert_cmpint(fragment_len(data, sizeof(data) - 1), ==, CONTROL_FRAGMENT_INVALID);
+}
+
+static void test_fragment_cut_utf8_partial(void)
+{
+	/* A write may end in the middle of a character: its next bytes may
+	 * complete it ("caf\xc3" + "\xa9" is "café"). */
+	g_assert_cmpint(fragment("hosts/caf\xc3"), ==, CONTROL_FRAGMENT_PARTIAL);
+	g_assert_cmpint(fragment("hosts/\xe2\x82"), ==, CONTROL_FRAGMENT_PARTIAL);
+	g_assert_cmpint(fragment("hosts/\xf0\x9f\x98"), ==, CONTROL_FRAGMENT_PARTIAL);
+}
+
+static void test_fragment_broken_utf8_invalid(void)
+{
+	/* Bytes no continuation can turn into a character. */
+	g_assert_cmpint(fragment("hosts/\xff"), ==, CONTROL_FRAGMENT_INVALID);
+	g_assert_cmpint(fragment("hosts/\xc3\x28"), ==, CONTROL_FRAGMENT_INVALID);
+	g_assert_cmpint(fragment("hosts/\xff/x"), ==, CONTROL_FRAGMENT_INVALID);
+}
+
+static void test_fragment_unclosed_bracket_partial(void)
+{
+	/* A glob whose bracket the next write may close. */
+	g_assert_cmpint(fragment("[abc"), ==, CONTROL_FRAGMENT_PARTIAL);
+	g_assert_cmpint(fragment("hosts/[a"), ==, CONTROL_FRAGMENT_PARTIAL);
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -353,6 +448,21 @@ int main(int argc, char *argv[])
 	g_test_add_func("/control/glob-contains/star-crosses-slash",
 			test_glob_contains_star_crosses_slash);
 	g_test_add_func("/control/glob-contains/not-above", test_glob_contains_not_above);
+	g_test_add_func("/control/fragment/whole-line-complete", test_fragment_whole_line_complete);
+	g_test_add_func("/control/fragment/prefix-of-top-name-partial",
+			test_fragment_prefix_of_top_name_partial);
+	g_test_add_func("/control/fragment/blank-is-complete", test_fragment_blank_is_complete);
+	g_test_add_func("/control/fragment/only-slashes-partial", test_fragment_only_slashes_partial);
+	g_test_add_func("/control/fragment/unknown-top-invalid", test_fragment_unknown_top_invalid);
+	g_test_add_func("/control/fragment/dot-component-invalid",
+			test_fragment_dot_component_invalid);
+	g_test_add_func("/control/fragment/control-char-invalid",
+			test_fragment_control_char_invalid);
+	g_test_add_func("/control/fragment/nul-invalid", test_fragment_nul_invalid);
+	g_test_add_func("/control/fragment/broken-utf8-invalid", test_fragment_broken_utf8_invalid);
+	g_test_add_func("/control/fragment/cut-utf8-partial", test_fragment_cut_utf8_partial);
+	g_test_add_func("/control/fragment/unclosed-bracket-partial",
+			test_fragment_unclosed_bracket_partial);
 
 	return g_test_run();
 }

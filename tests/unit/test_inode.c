@@ -15,7 +15,7 @@ static guint64 ref_version(struct inode_table *table, const char *path, guint64 
 	struct tree_attr attr = { .kind = TREE_FILE, .mode = 0444, .size = size,
 				  .version = version };
 
-	return inode_table_ref(table, path, &attr);
+	return inode_table_ref(table, path, &attr, NULL);
 }
 
 static guint64 ref(struct inode_table *table, const char *path)
@@ -211,6 +211,124 @@ static void test_version_forget_current_keeps_old(void)
 	g_assert_cmpuint(ref_version(table, "a", 1, 1), !=, old);
 }
 
+/* ---- content ----------------------------------------------------------- */
+
+#define assert_bytes_text(bytes, text)                                                  \
+	g_assert_cmpmem(g_bytes_get_data((bytes), NULL), g_bytes_get_size(bytes), (text), \
+			strlen(text))
+
+/* A file at `version` whose bytes are `content`. */
+static guint64 ref_content(struct inode_table *table, const char *path, guint64 version,
+			   GBytes *content)
+{
+	struct tree_attr attr = { .kind = TREE_FILE, .mode = 0444,
+				  .size = g_bytes_get_size(content), .version = version };
+
+	return inode_table_ref(table, path, &attr, content);
+}
+
+static void test_content_kept_at_ref(void)
+{
+	g_autoptr(inode_table) table = inode_table_new();
+	g_autoptr(GBytes) state = g_bytes_new_static("up\n", 3);
+	guint64 ino = ref_content(table, "hosts/a/state", 1, state);
+	g_autoptr(GBytes) kept = inode_table_content(table, ino);
+
+	/* Reads are served from the inode: it has its version's bytes. */
+	g_assert_nonnull(kept);
+	if (kept == NULL)
+		return;
+	assert_bytes_text(kept, "up\n");
+}
+
+static void test_content_first_copy_wins(void)
+{
+	g_autoptr(inode_table) table = inode_table_new();
+	g_autoptr(GBytes) first = g_bytes_new_static("first", 5);
+	g_autoptr(GBytes) second = g_bytes_new_static("other", 5);
+	guint64 ino = ref_content(table, "a", 7, first);
+
+	/* The same version again (a refetch): a file open on the inode must
+	 * keep reading the bytes it started with. */
+	g_assert_cmpuint(ref_content(table, "a", 7, second), ==, ino);
+	g_autoptr(GBytes) kept = inode_table_content(table, ino);
+
+	g_assert_nonnull(kept);
+	if (kept == NULL)
+		return;
+	assert_bytes_text(kept, "first");
+}
+
+static void test_content_per_version(void)
+{
+	g_autoptr(inode_table) table = inode_table_new();
+	g_autoptr(GBytes) old_bytes = g_bytes_new_static("old", 3);
+	g_autoptr(GBytes) new_bytes = g_bytes_new_static("newer", 5);
+	guint64 old = ref_content(table, "a", 1, old_bytes);
+	guint64 new = ref_content(table, "a", 2, new_bytes);
+	g_autoptr(GBytes) old_kept = inode_table_content(table, old);
+	g_autoptr(GBytes) new_kept = inode_table_content(table, new);
+
+	g_assert_cmpuint(new, !=, old);
+	/* A file opened before the change still reads one consistent snapshot. */
+	g_assert_nonnull(old_kept);
+	g_assert_nonnull(new_kept);
+	if (old_kept == NULL || new_kept == NULL)
+		return;
+	assert_bytes_text(old_kept, "old");
+	assert_bytes_text(new_kept, "newer");
+}
+
+static void test_content_directory_none(void)
+{
+	g_autoptr(inode_table) table = inode_table_new();
+	struct tree_attr attr = { .kind = TREE_DIR, .mode = 0555, .version = 1 };
+	guint64 ino = inode_table_ref(table, "hosts", &attr, NULL);
+
+	g_assert_null(inode_table_content(table, ino));
+	g_assert_null(inode_table_content(table, INODE_ROOT));
+	/* Nor for an inode never handed out. */
+	g_assert_null(inode_table_content(table, 12345));
+}
+
+static void set_flag(gpointer data)
+{
+	*(gboolean *)data = TRUE;
+}
+
+static void test_content_released_on_forget(void)
+{
+	g_autoptr(inode_table) table = inode_table_new();
+	gboolean freed = FALSE;
+	GBytes *content = g_bytes_new_with_free_func("big", 3, set_flag, &freed);
+	guint64 ino = ref_content(table, "a", 1, content);
+
+	/* The table took its own reference: the caller's can go. */
+	g_bytes_unref(content);
+	g_assert_false(freed);
+	GBytes *kept = inode_table_content(table, ino);
+
+	g_assert_nonnull(kept);
+	/* A reader's reference outlives the inode... */
+	inode_table_forget(table, ino, 1);
+	g_assert_false(freed);
+	g_clear_pointer(&kept, g_bytes_unref);
+	/* ...and then nothing holds the bytes of a forgotten version. */
+	g_assert_true(freed);
+}
+
+static void test_content_released_with_table(void)
+{
+	gboolean freed = FALSE;
+	GBytes *content = g_bytes_new_with_free_func("big", 3, set_flag, &freed);
+	struct inode_table *table = inode_table_new();
+
+	ref_content(table, "a", 1, content);
+	g_bytes_unref(content);
+	inode_table_free(table);
+	g_assert_true(freed);
+}
+
 static gboolean under_hosts(const char *path, gpointer user_data)
 {
 	return g_str_has_prefix(path, "hosts");
@@ -264,6 +382,12 @@ int main(int argc, char *argv[])
 			test_version_forget_old_keeps_current);
 	g_test_add_func("/inode/version/forget-current-keeps-old",
 			test_version_forget_current_keeps_old);
+	g_test_add_func("/inode/content/kept-at-ref", test_content_kept_at_ref);
+	g_test_add_func("/inode/content/first-copy-wins", test_content_first_copy_wins);
+	g_test_add_func("/inode/content/per-version", test_content_per_version);
+	g_test_add_func("/inode/content/directory-none", test_content_directory_none);
+	g_test_add_func("/inode/content/released-on-forget", test_content_released_on_forget);
+	g_test_add_func("/inode/content/released-with-table", test_content_released_with_table);
 	g_test_add_func("/inode/foreach/matching", test_foreach_matching);
 
 	return g_test_run();
