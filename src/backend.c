@@ -12,7 +12,7 @@
 #define BACKEND_MESSAGE_MAX 200
 
 struct backend {
-	struct http_client *client; /* borrowed */
+	struct api *api;            /* borrowed */
 	struct os_auth *auth;       /* borrowed */
 	GMutex lock;                /* guards the negotiated microversion */
 	gboolean negotiated;
@@ -23,11 +23,11 @@ struct backend {
 	int placement_minor;
 };
 
-struct backend *backend_new(struct http_client *client, struct os_auth *auth)
+struct backend *backend_new(struct api *api, struct os_auth *auth)
 {
 	struct backend *backend = g_new0(struct backend, 1);
 
-	backend->client = client;
+	backend->api = api;
 	backend->auth = auth;
 	g_mutex_init(&backend->lock);
 	return backend;
@@ -121,12 +121,12 @@ static char *compute_version_url(const char *compute_url)
 
 /* A version document: GET without a token (services answer those to
  * anyone), parsed. NULL and an error on any other status. */
-static json_object *get_version_document(struct backend *backend, const char *url,
-					 GError **error)
+static json_object *get_version_document(struct backend *backend, const char *service,
+					 const char *url, GError **error)
 {
 	const char *headers[] = { "Accept: application/json", NULL };
 	g_autoptr(http_response) response =
-		http_request(backend->client, "GET", url, headers, NULL, error);
+		api_request(backend->api, service, "GET", url, headers, NULL, error);
 
 	if (response == NULL)
 		return NULL;
@@ -148,7 +148,7 @@ static gboolean negotiate_compute(struct backend *backend, GError **error)
 		return FALSE;
 
 	g_autofree char *url = compute_version_url(compute_url);
-	g_autoptr(json_object) parsed = get_version_document(backend, url, error);
+	g_autoptr(json_object) parsed = get_version_document(backend, "compute", url, error);
 	json_object *version = parsed ? json_util_require_object(parsed, "version", error) : NULL;
 
 	if (version == NULL) {
@@ -242,7 +242,7 @@ static json_object *get_json_url(struct backend *backend, const char *service, c
 		const char *headers[] = { "Accept: application/json", token_header, version_header,
 					  legacy_header, NULL };
 		g_autoptr(http_response) response =
-			http_request(backend->client, "GET", url, headers, NULL, error);
+			api_request(backend->api, service, "GET", url, headers, NULL, error);
 
 		if (response == NULL)
 			return NULL;
@@ -428,7 +428,7 @@ static gboolean negotiate_placement(struct backend *backend, GError **error)
 	if (base == NULL)
 		return FALSE;
 	g_autofree char *url = g_strconcat(base, "/", NULL);
-	g_autoptr(json_object) parsed = get_version_document(backend, url, error);
+	g_autoptr(json_object) parsed = get_version_document(backend, "placement", url, error);
 	json_object *versions = parsed ? json_util_require_array(parsed, "versions", error) : NULL;
 	json_object *first = versions && json_object_array_length(versions) > 0
 				     ? json_object_array_get_idx(versions, 0)

@@ -19,6 +19,8 @@ void config_init(struct config *config)
 	config->max_stale_s = CONFIG_DEFAULT_MAX_STALE_S;
 	config->cache_max_bytes = CONFIG_DEFAULT_CACHE_MAX_BYTES;
 	config->warm_rate_per_s = CONFIG_DEFAULT_WARM_RATE_PER_S;
+	config->max_retries = CONFIG_DEFAULT_RETRIES;
+	config->rate_limit_per_s = CONFIG_DEFAULT_RATE_LIMIT_PER_S;
 }
 
 /* The classes the warmer can fetch. */
@@ -259,6 +261,34 @@ gboolean config_set_option(struct config *config, const char *key, const char *v
 			config->request_timeout_ms = seconds * 1000;
 		else
 			config->connect_timeout_ms = seconds * 1000;
+		return TRUE;
+	}
+	if (g_strcmp0(key, "retries") == 0) {
+		guint64 retries = 0;
+
+		if (value == NULL || !g_ascii_string_to_unsigned(value, 10, 0, CONFIG_MAX_RETRIES,
+								 &retries, NULL)) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "option retries: expected a whole number from 0 to %d, got \"%s\"",
+				    CONFIG_MAX_RETRIES, value ? value : "");
+			return FALSE;
+		}
+		config->max_retries = (guint)retries;
+		return TRUE;
+	}
+	if (g_strcmp0(key, "rate_limit") == 0) {
+		char *end = NULL;
+		double rate = value ? g_ascii_strtod(value, &end) : -1;
+
+		if (value == NULL || end == value || *end != '\0' || !(rate >= 0) ||
+		    rate > CONFIG_MAX_RATE_LIMIT_PER_S) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "option rate_limit: expected requests per second from 0 "
+				    "(unlimited) to %.0f, got \"%s\"",
+				    CONFIG_MAX_RATE_LIMIT_PER_S, value ? value : "");
+			return FALSE;
+		}
+		config->rate_limit_per_s = rate;
 		return TRUE;
 	}
 	*is_ours = FALSE;

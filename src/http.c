@@ -151,6 +151,14 @@ struct http_response *http_request(struct http_client *client, const char *metho
 				   const char *url, const char *const *headers,
 				   const char *body, GError **error)
 {
+	return http_request_within(client, method, url, headers, body, client->options.timeout_ms,
+				   error);
+}
+
+struct http_response *http_request_within(struct http_client *client, const char *method,
+					  const char *url, const char *const *headers,
+					  const char *body, guint timeout_ms, GError **error)
+{
 	CURL *handle = borrow_handle(client);
 	struct curl_slist *header_list = NULL;
 	char detail[CURL_ERROR_SIZE] = "";
@@ -171,7 +179,8 @@ struct http_response *http_request(struct http_client *client, const char *metho
 	curl_easy_setopt(handle, CURLOPT_SHARE, client->share);
 	curl_easy_setopt(handle, CURLOPT_HTTPHEADER, header_list);
 	curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, (long)client->options.connect_timeout_ms);
-	curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, (long)client->options.timeout_ms);
+	curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
+			 (long)MIN(timeout_ms, client->options.timeout_ms));
 	curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, (long)HTTP_LOW_SPEED_BYTES);
 	curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, (long)HTTP_LOW_SPEED_TIME_S);
 	curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, detail);

@@ -66,8 +66,13 @@ static const char usage_text[] =
 	"                           mounting (aggregates, hosts, flavors, projects,\n"
 	"                           quotas, servers, or all; default none)\n"
 	"    -o warm_rate=N         the warmer's fetches per second (default 2)\n"
-	"    -o timeout=SECONDS     longest one backend request may take (default 30)\n"
+	"    -o timeout=SECONDS     longest one backend request may take, retries\n"
+	"                           included (default 30)\n"
 	"    -o connect_timeout=SECONDS  longest a connection may take (default 5)\n"
+	"    -o retries=N           tries again after a 429, 5xx or connection failure,\n"
+	"                           with backoff and jitter (default 3; 0 = none)\n"
+	"    -o rate_limit=N        requests a second to each service, at most\n"
+	"                           (default 50; 0 = unlimited)\n"
 	"\n";
 
 struct options {
@@ -157,6 +162,7 @@ static void log_from_fuse(enum fuse_log_level level, const char *format, va_list
 struct daemon {
 	struct config config;
 	struct http_client *http;
+	struct api *api;
 	struct os_auth *auth;
 	struct backend *backend;
 	struct error_log *error_log;
@@ -179,9 +185,19 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 		.insecure = d->config.os.insecure,
 	};
 
+	/* A burst of a second's worth: a cold `ls -l` may ask for many pages
+	 * at once, and a quiet API can take them. */
+	struct api_options api_options = {
+		.max_retries = d->config.max_retries,
+		.rate_per_s = d->config.rate_limit_per_s,
+		.burst = (guint)MAX(d->config.rate_limit_per_s, 1.0),
+		.deadline_ms = d->config.request_timeout_ms,
+	};
+
 	d->http = http_client_new(&http_options);
-	d->auth = os_auth_new(d->http, &d->config.os);
-	d->backend = backend_new(d->http, d->auth);
+	d->api = api_new(d->http, &api_options);
+	d->auth = os_auth_new(d->api, &d->config.os);
+	d->backend = backend_new(d->api, d->auth);
 	d->error_log = error_log_new(MAIN_ERROR_LOG_CAPACITY);
 	d->inventory.backend = d->backend;
 	d->inventory.error_log = d->error_log;
@@ -200,6 +216,7 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 	d->tree = tree_new(d->cache, &d->config, d->error_log, fs_on_tree_changed, &d->fs);
 	d->fs.tree = d->tree;
 	tree_set_request_counts(d->tree, &d->fs.requests);
+	tree_set_api(d->tree, d->api);
 	cache_set_changed_hook(d->cache, inventory_models_differ, tree_on_data_changed, d->tree);
 	d->warm = warm_new(d->cache, d->config.warm, d->config.warm_rate_per_s);
 	tree_set_warm(d->tree, d->warm);
@@ -225,6 +242,7 @@ static void daemon_destroy(struct daemon *d)
 	g_clear_pointer(&d->error_log, error_log_free);
 	g_clear_pointer(&d->backend, backend_free);
 	g_clear_pointer(&d->auth, os_auth_free);
+	g_clear_pointer(&d->api, api_free);
 	g_clear_pointer(&d->http, http_client_free);
 	config_clear(&d->config);
 }

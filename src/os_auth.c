@@ -9,7 +9,7 @@
 #include "infrafs/log.h"
 
 struct os_auth {
-	struct http_client *client;             /* borrowed */
+	struct api *api;                        /* borrowed */
 	const struct os_credentials *credentials; /* borrowed */
 	GMutex lock;        /* guards the fields below; held across re-authentication
 			     * so that concurrent callers wait for one POST */
@@ -19,11 +19,11 @@ struct os_auth {
 	json_object *catalog; /* the token's catalog; only touched under lock */
 };
 
-struct os_auth *os_auth_new(struct http_client *client, const struct os_credentials *credentials)
+struct os_auth *os_auth_new(struct api *api, const struct os_credentials *credentials)
 {
 	struct os_auth *auth = g_new0(struct os_auth, 1);
 
-	auth->client = client;
+	auth->api = api;
 	auth->credentials = credentials;
 	g_mutex_init(&auth->lock);
 	return auth;
@@ -167,7 +167,7 @@ static gboolean authenticate(struct os_auth *auth, GError **error)
 	const char *headers[] = { "Content-Type: application/json", "Accept: application/json",
 				  NULL };
 	g_autoptr(http_response) response =
-		http_request(auth->client, "POST", url, headers, body, error);
+		api_request(auth->api, "identity", "POST", url, headers, body, error);
 
 	memset(body, 0, strlen(body));
 	g_free(body);

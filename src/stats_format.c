@@ -75,6 +75,13 @@ GBytes *stats_format_json(const struct stats_snapshot *snapshot)
 	add_uint(root, "errors_recorded", snapshot->errors_recorded);
 	add_uint(root, "bytes", snapshot->total_bytes);
 	add_uint(root, "max_bytes", snapshot->max_bytes);
+	json_object *api = json_object_new_object();
+
+	json_object_object_add(root, "api", api);
+	add_uint(api, "requests", snapshot->api.requests);
+	add_uint(api, "retries", snapshot->api.retries);
+	add_uint(api, "throttled", snapshot->api.throttled);
+	add_uint(api, "rate_limit_waits", snapshot->api.rate_waits);
 	json_object *requests = json_object_new_object();
 
 	json_object_object_add(root, "kernel_requests", requests);
@@ -200,6 +207,24 @@ GBytes *stats_format_prometheus(const struct stats_snapshot *snapshot)
 			       "# TYPE infrafs_backend_errors_recorded_total counter\n"
 			       "infrafs_backend_errors_recorded_total %" G_GUINT64_FORMAT "\n",
 			       snapshot->errors_recorded);
+	g_string_append_printf(
+		out,
+		"# HELP infrafs_api_requests_total HTTP requests sent to the cloud, retries "
+		"included.\n"
+		"# TYPE infrafs_api_requests_total counter\n"
+		"infrafs_api_requests_total %" G_GUINT64_FORMAT "\n"
+		"# HELP infrafs_api_retries_total Requests sent again after a transient failure.\n"
+		"# TYPE infrafs_api_retries_total counter\n"
+		"infrafs_api_retries_total %" G_GUINT64_FORMAT "\n"
+		"# HELP infrafs_api_throttled_total Answers of 429 Too Many Requests.\n"
+		"# TYPE infrafs_api_throttled_total counter\n"
+		"infrafs_api_throttled_total %" G_GUINT64_FORMAT "\n"
+		"# HELP infrafs_api_rate_limit_waits_total Requests that waited for the rate "
+		"limit.\n"
+		"# TYPE infrafs_api_rate_limit_waits_total counter\n"
+		"infrafs_api_rate_limit_waits_total %" G_GUINT64_FORMAT "\n",
+		snapshot->api.requests, snapshot->api.retries, snapshot->api.throttled,
+		snapshot->api.rate_waits);
 	g_string_append(out, "# HELP infrafs_kernel_requests_total Requests the kernel sent "
 			     "the daemon, by kind.\n"
 			     "# TYPE infrafs_kernel_requests_total counter\n");

@@ -34,6 +34,7 @@ struct tree {
 	gpointer changed_data;
 	struct warm *warm;            /* borrowed; NULL without a warmer */
 	const struct request_counts *requests; /* borrowed; may be NULL */
+	struct api *api;              /* borrowed; may be NULL */
 	gint64 mount_wall_us;
 };
 
@@ -207,6 +208,8 @@ static void take_snapshot(struct tree *tree, struct stats_snapshot *snapshot)
 	snapshot->total_bytes = cache_total_bytes(tree->cache);
 	snapshot->max_bytes = tree->config->cache_max_bytes;
 	snapshot->now_wall_us = clock_wall_us();
+	if (tree->api != NULL)
+		api_get_counts(tree->api, &snapshot->api);
 	for (int k = 0; tree->requests != NULL && k < REQUEST_KIND_COUNT; k++)
 		snapshot->kernel_requests[k] =
 			request_counts_get(tree->requests, (enum request_kind)k);
@@ -799,6 +802,11 @@ void tree_set_warm(struct tree *tree, struct warm *warm)
 void tree_set_request_counts(struct tree *tree, const struct request_counts *requests)
 {
 	tree->requests = requests;
+}
+
+void tree_set_api(struct tree *tree, struct api *api)
+{
+	tree->api = api;
 }
 
 /* warm: one word, "start" or "stop". */

@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 
 #include "infrafs/classes.h"
-#include "infrafs/http.h"
+#include "infrafs/api.h"
 #include "infrafs/os_auth.h"
 
 /* The highest Nova microversion whose shapes infrafs understands. */
@@ -29,7 +29,7 @@
 struct backend;
 
 /* `client` and `auth` must outlive the backend. */
-struct backend *backend_new(struct http_client *client, struct os_auth *auth);
+struct backend *backend_new(struct api *api, struct os_auth *auth);
 void backend_free(struct backend *backend);
 
 /* Fetch one data class. `key` is NULL for whole collections, the project

@@ -21,6 +21,12 @@
 /* Memory the cache's data may take. */
 #define CONFIG_DEFAULT_CACHE_MAX_BYTES (256 * 1024 * 1024)
 #define CONFIG_DEFAULT_WARM_RATE_PER_S 2.0
+/* Retries of a transient API failure, at most (and the most accepted). */
+#define CONFIG_DEFAULT_RETRIES 3
+#define CONFIG_MAX_RETRIES 10
+/* Requests a second to one service, at most (0: unlimited). */
+#define CONFIG_DEFAULT_RATE_LIMIT_PER_S 50.0
+#define CONFIG_MAX_RATE_LIMIT_PER_S 100000.0
 
 /* Keystone credentials and endpoint choice, as OpenStack tools read them.
  * The password and secret are secrets: never log them (see log.h). */
@@ -54,7 +60,9 @@ struct config {
 	double warm_rate_per_s;           /* the warmer's fetches per second */
 	gboolean warm_listing;            /* parsing: bare class names extend warm= */
 	guint connect_timeout_ms;
-	guint request_timeout_ms;         /* one HTTP request, start to end */
+	guint request_timeout_ms;         /* one API request, retries included */
+	guint max_retries;                /* of a transient API failure */
+	double rate_limit_per_s;          /* requests a second per service; 0: unlimited */
 	guint fetch_wait_ms;              /* a coalesced reader's longest wait */
 	gboolean debug;
 	struct os_credentials os;
@@ -71,7 +79,7 @@ void config_load_env(struct config *config, const char *(*getenv_fn)(const char 
 /* Apply one "-o key=value" option of infrafs's own: ttl.<class>=SECONDS,
  * grace.<class>=SECONDS, max_stale=SECONDS, cache_max_bytes=N[K|M|G],
  * warm=CLASS[:CLASS...] or all, warm_rate=PER_SECOND, timeout=SECONDS,
- * connect_timeout=SECONDS. libfuse splits -o values at commas, so class
+ * connect_timeout=SECONDS, retries=N, rate_limit=PER_SECOND. libfuse splits -o values at commas, so class
  * names right after warm= (warm=aggregates,hosts) continue its list. Returns FALSE with
  * INFRAFS_ERROR_CONFIG naming the key when the key is unknown to infrafs
  * (*is_ours = FALSE, so the caller can hand it to libfuse) or the value is

@@ -40,6 +40,12 @@ struct http_response *http_request(struct http_client *client, const char *metho
 				   const char *url, const char *const *headers,
 				   const char *body, GError **error);
 
+/* http_request() with the transfer cut short after `timeout_ms` when that
+ * is less than the client's timeout (what a deadline leaves). */
+struct http_response *http_request_within(struct http_client *client, const char *method,
+					  const char *url, const char *const *headers,
+					  const char *body, guint timeout_ms, GError **error);
+
 /* A response header (name in any case), or NULL. */
 const char *http_response_header(const struct http_response *response, const char *name);
 

@@ -10,7 +10,7 @@
 #include <glib.h>
 
 #include "infrafs/config.h"
-#include "infrafs/http.h"
+#include "infrafs/api.h"
 
 /* A token this close to expiry is replaced before use (keystoneauth's rule). */
 #define OS_AUTH_REFRESH_MARGIN_S 120
@@ -18,7 +18,7 @@
 struct os_auth;
 
 /* `client` and `credentials` must outlive the returned object. */
-struct os_auth *os_auth_new(struct http_client *client, const struct os_credentials *credentials);
+struct os_auth *os_auth_new(struct api *api, const struct os_credentials *credentials);
 void os_auth_free(struct os_auth *auth);
 
 /* A valid token (a copy; free with g_free), authenticating if needed.

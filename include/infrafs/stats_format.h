@@ -6,6 +6,7 @@
 
 #include <glib.h>
 
+#include "infrafs/api.h"
 #include "infrafs/cache.h"
 #include "infrafs/requests.h"
 
@@ -16,6 +17,7 @@ struct stats_snapshot {
 	guint64 total_bytes;        /* held by the cache, all classes */
 	guint64 max_bytes;          /* its bound (0: none) */
 	guint64 kernel_requests[REQUEST_KIND_COUNT]; /* sent by the kernel, by kind */
+	struct api_counts api;      /* requests sent, retries, 429s, rate-limit waits */
 	gint64 now_wall_us;
 };
 

@@ -68,6 +68,10 @@ void tree_set_warm(struct tree *tree, struct warm *warm);
 struct request_counts;
 void tree_set_request_counts(struct tree *tree, const struct request_counts *requests);
 
+/* The API client whose counts stats files show (borrowed; may be NULL). */
+struct api;
+void tree_set_api(struct tree *tree, struct api *api);
+
 /* Attributes of `path`. NOT_FOUND when it does not exist; backend errors as
  * the cache reports them. */
 gboolean tree_stat(struct tree *tree, const char *path, struct tree_attr *attr,

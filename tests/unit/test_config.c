@@ -157,6 +157,48 @@ static void test_option_timeouts(void)
 	g_assert_cmpuint(conf.request_timeout_ms, ==, 10000);
 }
 
+static void test_option_retries_and_rate_limit(void)
+{
+	g_auto(config) conf;
+	g_autoptr(GError) error = NULL;
+	gboolean is_ours = FALSE;
+
+	config_init(&conf);
+	g_assert_cmpuint(conf.max_retries, ==, CONFIG_DEFAULT_RETRIES);
+	g_assert_cmpfloat(conf.rate_limit_per_s, ==, CONFIG_DEFAULT_RATE_LIMIT_PER_S);
+	g_assert_true(config_set_option(&conf, "retries", "0", &is_ours, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(conf.max_retries, ==, 0);
+	g_assert_true(config_set_option(&conf, "rate_limit", "2.5", &is_ours, &error));
+	g_assert_no_error(error);
+	g_assert_cmpfloat(conf.rate_limit_per_s, ==, 2.5);
+	g_assert_true(config_set_option(&conf, "rate_limit", "0", &is_ours, &error));
+	g_assert_cmpfloat(conf.rate_limit_per_s, ==, 0.0);
+}
+
+static void test_option_retries_and_rate_limit_bad_values(void)
+{
+	const char *const cases[][2] = {
+		{ "retries", "-1" },   { "retries", "11" },  { "retries", "x" },
+		{ "retries", NULL },   { "rate_limit", "-1" }, { "rate_limit", "fast" },
+		{ "rate_limit", "1e9" }, { "rate_limit", "nan" }, { "rate_limit", NULL },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_auto(config) conf;
+		g_autoptr(GError) error = NULL;
+		gboolean is_ours = FALSE;
+
+		config_init(&conf);
+		g_assert_false(config_set_option(&conf, cases[i][0], cases[i][1], &is_ours, &error));
+		g_assert_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG);
+		g_assert_true(mentions(error, cases[i][0]));
+		g_assert_true(is_ours);
+		g_assert_cmpuint(conf.max_retries, ==, CONFIG_DEFAULT_RETRIES);
+		g_assert_cmpfloat(conf.rate_limit_per_s, ==, CONFIG_DEFAULT_RATE_LIMIT_PER_S);
+	}
+}
+
 static void test_option_timeout_zero_rejected(void)
 {
 	const char *keys[] = { "timeout", "connect_timeout" };
@@ -502,6 +544,9 @@ int main(int argc, char *argv[])
 	g_test_add_func("/config/option/ttl-unknown-class", test_option_ttl_unknown_class);
 	g_test_add_func("/config/option/ttl-bad-values", test_option_ttl_bad_values);
 	g_test_add_func("/config/option/timeouts", test_option_timeouts);
+	g_test_add_func("/config/option/retries-and-rate-limit", test_option_retries_and_rate_limit);
+	g_test_add_func("/config/option/retries-and-rate-limit-bad-values",
+			test_option_retries_and_rate_limit_bad_values);
 	g_test_add_func("/config/option/timeout-zero-rejected", test_option_timeout_zero_rejected);
 	g_test_add_func("/config/option/unknown-not-ours", test_option_unknown_not_ours);
 	g_test_add_func("/config/env/password-login", test_env_password_login);
