@@ -108,6 +108,8 @@ static void credentials_clear(struct os_credentials *os)
 void config_clear(struct config *config)
 {
 	credentials_clear(&config->os);
+	gpu_rules_clear(&config->gpu);
+	g_clear_pointer(&config->config_file, g_free);
 }
 
 static void take_env(char **field, const char *(*getenv_fn)(const char *), const char *name,
@@ -338,5 +340,187 @@ gboolean config_validate(const struct config *config, GError **error)
 			    "no project scope: set OS_PROJECT_NAME or OS_PROJECT_ID");
 		return FALSE;
 	}
+	return TRUE;
+}
+
+/* ---- infrafs.conf ---------------------------------------------------------- */
+
+char *config_default_file(void)
+{
+	return g_build_filename(g_get_user_config_dir(), "infrafs", "infrafs.conf", NULL);
+}
+
+/* The -o option a key of infrafs.conf stands for (owned), or NULL. */
+static char *option_of(const char *group, const char *key)
+{
+	static const char *const plain[][3] = {
+		/* group, key, option */
+		{ "cache", "max_bytes", "cache_max_bytes" },
+		{ "cache", "max_stale", "max_stale" },
+		{ "api", "timeout", "timeout" },
+		{ "api", "connect_timeout", "connect_timeout" },
+		{ "api", "retries", "retries" },
+		{ "api", "rate_limit", "rate_limit" },
+		{ "warm", "classes", "warm" },
+		{ "warm", "rate", "warm_rate" },
+	};
+	enum data_class data_class;
+
+	if ((g_strcmp0(group, "ttl") == 0 || g_strcmp0(group, "grace") == 0) &&
+	    classes_from_name(key, &data_class))
+		return g_strconcat(group, ".", key, NULL);
+	for (gsize i = 0; i < G_N_ELEMENTS(plain); i++)
+		if (g_strcmp0(group, plain[i][0]) == 0 && g_strcmp0(key, plain[i][1]) == 0)
+			return g_strdup(plain[i][2]);
+	return NULL;
+}
+
+/* [gpu] name_rules: "glob=TYPE" items, in order. */
+static gboolean load_gpu_name_rules(struct config *config, GKeyFile *file, GError **error)
+{
+	gsize n = 0;
+	g_auto(GStrv) items = g_key_file_get_string_list(file, "gpu", "name_rules", &n, error);
+
+	if (items == NULL)
+		return FALSE;
+	GPtrArray *rules = g_ptr_array_new_with_free_func(gpu_name_rule_free);
+
+	for (gsize i = 0; i < n; i++) {
+		g_autofree char *item = g_strstrip(g_strdup(items[i]));
+		char *equals = strchr(item, '=');
+
+		if (*item == '\0')
+			continue;
+		if (equals == NULL || equals == item || equals[1] == '\0') {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "expected GLOB=GPU_TYPE items separated by ';', got \"%s\"", item);
+			g_ptr_array_unref(rules);
+			return FALSE;
+		}
+		*equals = '\0';
+		struct gpu_name_rule *rule = g_new0(struct gpu_name_rule, 1);
+
+		rule->glob = g_strdup(g_strstrip(item));
+		rule->gpu_type = g_strdup(g_strstrip(equals + 1));
+		g_ptr_array_add(rules, rule);
+	}
+	g_clear_pointer(&config->gpu.name_rules, g_ptr_array_unref);
+	config->gpu.name_rules = rules;
+	return TRUE;
+}
+
+static gboolean load_gpu_key(struct config *config, GKeyFile *file, const char *key,
+			     GError **error)
+{
+	if (g_strcmp0(key, "name_rules") == 0)
+		return load_gpu_name_rules(config, file, error);
+	if (g_strcmp0(key, "resource_classes") == 0) {
+		g_auto(GStrv) classes = g_key_file_get_string_list(file, "gpu", key, NULL, error);
+
+		if (classes == NULL)
+			return FALSE;
+		for (char **c = classes; *c; c++)
+			g_strstrip(*c);
+		if (classes[0] == NULL || *classes[0] == '\0') {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "expected resource classes (globs) separated by ';'");
+			return FALSE;
+		}
+		g_strfreev(config->gpu.resource_classes);
+		config->gpu.resource_classes = g_steal_pointer(&classes);
+		return TRUE;
+	}
+	if (g_strcmp0(key, "flavor_format") == 0) {
+		g_autofree char *format = g_key_file_get_string(file, "gpu", key, error);
+		g_autofree char *problem = NULL;
+
+		if (format == NULL)
+			return FALSE;
+		if (!derived_check_flavor_format(g_strstrip(format), &problem)) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG, "%s", problem);
+			return FALSE;
+		}
+		g_free(config->gpu.flavor_format);
+		config->gpu.flavor_format = g_steal_pointer(&format);
+		return TRUE;
+	}
+	g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+		    "unknown key (expected name_rules, resource_classes or flavor_format)");
+	return FALSE;
+}
+
+static gboolean load_key(struct config *config, GKeyFile *file, const char *group,
+			 const char *key, GError **error)
+{
+	if (g_strcmp0(group, "gpu") == 0)
+		return load_gpu_key(config, file, key, error);
+	g_autofree char *option = option_of(group, key);
+
+	if (option == NULL) {
+		gboolean per_class = g_strcmp0(group, "ttl") == 0 || g_strcmp0(group, "grace") == 0;
+
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    per_class ? "no data class called \"%s\"" : "unknown key \"%s\"", key);
+		return FALSE;
+	}
+	g_autofree char *value = g_key_file_get_string(file, group, key, error);
+	gboolean is_ours = TRUE;
+
+	if (value == NULL)
+		return FALSE;
+	g_strstrip(value);
+	/* warm takes the -o form "aggregates:hosts"; a file may use commas
+	 * and spaces. */
+	if (g_strcmp0(option, "warm") == 0) {
+		g_auto(GStrv) names = g_strsplit_set(value, ",:", -1);
+
+		for (char **name = names; *name != NULL; name++)
+			g_strstrip(*name);
+		g_free(value);
+		value = g_strjoinv(":", names);
+	}
+	if (!config_set_option(config, option, value, &is_ours, error))
+		return FALSE;
+	config->warm_listing = FALSE;
+	return TRUE;
+}
+
+gboolean config_load_file(struct config *config, const char *path, gboolean must_exist,
+			  GError **error)
+{
+	static const char *const groups[] = { "ttl", "grace", "cache", "api", "warm", "gpu", NULL };
+	g_autoptr(GKeyFile) file = g_key_file_new();
+	g_autoptr(GError) local_error = NULL;
+
+	if (!g_key_file_load_from_file(file, path, G_KEY_FILE_NONE, &local_error)) {
+		if (!must_exist && g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return TRUE;
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG, "%s: %s", path,
+			    local_error->message);
+		return FALSE;
+	}
+	g_auto(GStrv) group_names = g_key_file_get_groups(file, NULL);
+
+	for (char **group = group_names; *group != NULL; group++) {
+		if (!g_strv_contains(groups, *group)) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "%s: [%s]: unknown section (expected ttl, grace, cache, api, "
+				    "warm or gpu)",
+				    path, *group);
+			return FALSE;
+		}
+		g_auto(GStrv) keys = g_key_file_get_keys(file, *group, NULL, NULL);
+
+		for (char **key = keys; key != NULL && *key != NULL; key++) {
+			if (!load_key(config, file, *group, *key, &local_error)) {
+				g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+					    "%s: [%s] %s: %s", path, *group, *key,
+					    local_error->message);
+				return FALSE;
+			}
+		}
+	}
+	g_free(config->config_file);
+	config->config_file = g_strdup(path);
 	return TRUE;
 }

@@ -42,7 +42,8 @@ static const char usage_text[] =
 	"searched like the openstack client does: OS_CLIENT_CONFIG_FILE, ./,\n"
 	"~/.config/openstack, /etc/openstack. Data is fetched on first read and\n"
 	"kept for a time to live per class; write paths or globs to\n"
-	".infrafs/invalidate to drop them sooner.\n"
+	".infrafs/invalidate to drop them sooner. infrafs's own settings may also\n"
+	"come from ~/.config/infrafs/infrafs.conf; -o options override it.\n"
 	"\n"
 	"infrafs options:\n"
 	"    -h, --help             print this help and exit\n"
@@ -51,6 +52,8 @@ static const char usage_text[] =
 	"    -d                     debug output (implies -f)\n"
 	"    -s                     serve requests on one thread\n"
 	"    --os-cloud NAME        use cloud NAME of clouds.yaml (default: $OS_CLOUD)\n"
+	"    --config FILE          read settings from FILE instead of\n"
+	"                           $XDG_CONFIG_HOME/infrafs/infrafs.conf\n"
 	"    -o max_threads=N       most threads serving requests (default 64)\n"
 	"    -o ttl.CLASS=SECONDS   time to live of a data class; classes and defaults:\n"
 	"                           aggregates 3600, hosts 60, flavors 3600, projects 3600,\n"
@@ -83,10 +86,12 @@ struct options {
 	gboolean version;
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_OS_CLOUD };
+enum { KEY_HELP, KEY_VERSION, KEY_OS_CLOUD, KEY_CONFIG };
 
 /* infrafs's one long option with a value: --os-cloud NAME or --os-cloud=NAME. */
 #define MAIN_OS_CLOUD_FLAG "--os-cloud"
+/* --config FILE: read before the -o options, which override it. */
+#define MAIN_CONFIG_FLAG "--config"
 
 static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -95,8 +100,27 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("--version", KEY_VERSION),
 	/* The trailing space lets the name be the next argument. */
 	FUSE_OPT_KEY(MAIN_OS_CLOUD_FLAG " ", KEY_OS_CLOUD),
+	FUSE_OPT_KEY(MAIN_CONFIG_FLAG " ", KEY_CONFIG),
+	FUSE_OPT_KEY(MAIN_CONFIG_FLAG "=", KEY_CONFIG),
 	FUSE_OPT_END,
 };
+
+/* The FILE of --config FILE or --config=FILE in argv, or NULL. A second
+ * --config wins, as a second -o does. */
+static const char *config_file_arg(int argc, char **argv)
+{
+	const char *path = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (g_strcmp0(argv[i], MAIN_CONFIG_FLAG) == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (g_str_has_prefix(argv[i], MAIN_CONFIG_FLAG "="))
+			path = argv[i] + strlen(MAIN_CONFIG_FLAG "=");
+		else if (g_strcmp0(argv[i], "--") == 0)
+			break;
+	}
+	return path;
+}
 
 /* fuse_opt callback: take infrafs's own -o options, leave the rest to libfuse. */
 static int take_option(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -111,6 +135,8 @@ static int take_option(void *data, const char *arg, int key, struct fuse_args *o
 		options->version = TRUE;
 		return 0;
 	}
+	if (key == KEY_CONFIG)
+		return 0; /* read by config_file_arg() before the options */
 	if (key == KEY_OS_CLOUD) {
 		/* fuse_opt hands "--os-cloud NAME" over as "--os-cloudNAME", and
 		 * "--os-cloud=NAME" as it is. */
@@ -277,6 +303,14 @@ int main(int argc, char *argv[])
 	int status = 1;
 
 	config_init(&d.config);
+	/* The file first: -o options, read next, override it. */
+	const char *config_path = config_file_arg(argc, argv);
+	g_autofree char *default_config = config_path ? NULL : config_default_file();
+
+	if (!config_load_file(&d.config, config_path ? config_path : default_config,
+			      config_path != NULL, &options.error) &&
+	    config_path != NULL && *config_path == '\0')
+		g_prefix_error(&options.error, "option --config: ");
 	/* fuse_opt_parse leaves `args` allocated, which inserting needs. */
 	if (fuse_opt_parse(&args, &options, option_spec, take_option) != 0 ||
 	    fuse_opt_insert_arg(&args, 1, MAIN_THREAD_DEFAULTS) != 0 ||
@@ -308,6 +342,8 @@ int main(int argc, char *argv[])
 	/* Before reading the configuration, whose source is logged. */
 	d.config.debug = cmdline.debug;
 	log_init(cmdline.debug);
+	if (d.config.config_file != NULL)
+		g_info("settings: %s, then the -o options", d.config.config_file);
 	config_load_env(&d.config, g_getenv);
 	if (!clouds_yaml_apply(&d.config, options.os_cloud, NULL, g_getenv, &error) ||
 	    !config_validate(&d.config, &error)) {

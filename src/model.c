@@ -331,12 +331,6 @@ static GBytes *quota_table(json_object *quota_set)
 	return render_lines((const char *const *)lines->pdata, lines->len);
 }
 
-gboolean model_is_gpu_class(const char *resource_class)
-{
-	return g_strcmp0(resource_class, "VGPU") == 0 || g_strcmp0(resource_class, "PGPU") == 0 ||
-	       g_str_has_prefix(resource_class, "CUSTOM_GPU");
-}
-
 static double number_of(json_object *object, const char *key, double fallback)
 {
 	json_object *member = NULL;
@@ -350,8 +344,10 @@ static double number_of(json_object *object, const char *key, double fallback)
 
 /* inventory.json: the provider tree as fetched, plus "totals" per resource
  * class over the whole tree: capacity = (total - reserved) x allocation
- * ratio, used, free. Also counts the GPUs. Returns a new object. */
-static json_object *placement_document(json_object *json, gint64 *gpu_count, GError **error)
+ * ratio, used, free. *capacities gets the capacity of each class (which
+ * of them are GPUs is for the GPU rules to say). Returns a new object. */
+static json_object *placement_document(json_object *json, GHashTable **capacities,
+				       GError **error)
 {
 	json_object *providers = json_util_require_array(json, "resource_providers", error);
 
@@ -403,7 +399,7 @@ static json_object *placement_document(json_object *json, gint64 *gpu_count, GEr
 	g_ptr_array_sort(classes, compare_strings);
 	json_object_object_add(document, "resource_providers", json_object_get(providers));
 	json_object_object_add(document, "totals", totals);
-	*gpu_count = -1;
+	*capacities = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	for (guint i = 0; i < classes->len; i++) {
 		const char *rc = classes->pdata[i];
 		double cap = *(double *)g_hash_table_lookup(capacity, rc);
@@ -415,8 +411,8 @@ static json_object *placement_document(json_object *json, gint64 *gpu_count, GEr
 		json_object_object_add(total, "free",
 				       json_object_new_int64((gint64)(cap - (in_use ? *in_use : 0))));
 		json_object_object_add(totals, rc, total);
-		if (model_is_gpu_class(rc))
-			*gpu_count = MAX(*gpu_count, 0) + (gint64)cap;
+		g_hash_table_insert(*capacities, g_strdup(rc), g_memdup2(&(gint64){ (gint64)cap },
+									 sizeof(gint64)));
 	}
 	return document;
 }
@@ -435,10 +431,9 @@ static struct model_document *document_build(enum data_class data_class, json_ob
 	struct model_document *document = g_new0(struct model_document, 1);
 
 	document->data_class = data_class;
-	document->gpu_count = -1;
 	if (data_class == CLASS_PLACEMENT) {
 		g_autoptr(json_object) placement =
-			placement_document(json, &document->gpu_count, error);
+			placement_document(json, &document->capacities, error);
 
 		if (placement == NULL) {
 			g_free(document);
@@ -502,6 +497,7 @@ void model_free(struct model *model)
 	collection_free(model->collection);
 	if (model->document != NULL) {
 		g_clear_pointer(&model->document->json, g_bytes_unref);
+		g_clear_pointer(&model->document->capacities, g_hash_table_unref);
 		g_clear_pointer(&model->document->table, g_bytes_unref);
 		g_free(model->document);
 	}

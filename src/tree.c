@@ -471,9 +471,11 @@ static gboolean host_aggregate_metadata(struct walk *walk, const struct model_ho
 static gboolean host_gpu_type(struct walk *walk, const struct model_host *host,
 			      const char **value, GError **error)
 {
-	*value = derived_gpu_type_from_name(host->item.name);
+	const struct gpu_rules *rules = &walk->tree->config->gpu;
+
+	*value = derived_gpu_type_from_name(rules, host->item.name);
 	if (*value == NULL)
-		*value = derived_gpu_type_from_name(host->service_host);
+		*value = derived_gpu_type_from_name(rules, host->service_host);
 	if (*value != NULL)
 		return TRUE;
 	return host_aggregate_metadata(walk, host, "gpu_type", value, error);
@@ -490,9 +492,13 @@ static gboolean host_gpu_count(struct walk *walk, const struct model_host *host,
 		need(walk, CLASS_PLACEMENT, host->item.name ? host->item.name : "", &placement_error);
 	const char *from_aggregates = NULL;
 
+	gint64 gpus = placement != NULL ? derived_gpu_count(&walk->tree->config->gpu,
+							     placement->document->capacities)
+					: -1;
+
 	*value = NULL;
-	if (placement != NULL && placement->document->gpu_count >= 0) {
-		*value = g_strdup_printf("%" G_GINT64_FORMAT, placement->document->gpu_count);
+	if (gpus >= 0) {
+		*value = g_strdup_printf("%" G_GINT64_FORMAT, gpus);
 		return TRUE;
 	}
 	if (placement == NULL &&
@@ -524,7 +530,7 @@ static gboolean render_host_derived(struct walk *walk, const struct model_host *
 	if (!want_type)
 		return set_file(walk, render_value(gpu_count));
 
-	g_autofree char *flavor = derived_flavor(gpu_type, gpu_count);
+	g_autofree char *flavor = derived_flavor(&walk->tree->config->gpu, gpu_type, gpu_count);
 
 	return set_file(walk, render_value(flavor));
 }

@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "infrafs/classes.h"
+#include "infrafs/derived.h"
 
 /* Longest TTL or timeout accepted, in seconds (a day is plenty). */
 #define CONFIG_MAX_SECONDS 86400
@@ -65,6 +66,8 @@ struct config {
 	double rate_limit_per_s;          /* requests a second per service; 0: unlimited */
 	guint fetch_wait_ms;              /* a coalesced reader's longest wait */
 	gboolean debug;
+	struct gpu_rules gpu;             /* [gpu] of infrafs.conf */
+	char *config_file;                /* the infrafs.conf read, or NULL */
 	struct os_credentials os;
 };
 
@@ -86,6 +89,23 @@ void config_load_env(struct config *config, const char *(*getenv_fn)(const char 
  * bad (*is_ours = TRUE). */
 gboolean config_set_option(struct config *config, const char *key, const char *value,
 			   gboolean *is_ours, GError **error);
+
+/* ~/.config/infrafs/infrafs.conf (under $XDG_CONFIG_HOME if set). Owned. */
+char *config_default_file(void);
+
+/* Read infrafs's own settings from a GKeyFile at `path`, over what is set:
+ *   [ttl] / [grace]  CLASS = SECONDS          (as -o ttl.CLASS, grace.CLASS)
+ *   [cache]          max_bytes, max_stale     (as -o cache_max_bytes, max_stale)
+ *   [api]            timeout, connect_timeout, retries, rate_limit
+ *   [warm]           classes (CLASS, ... or all), rate
+ *   [gpu]            name_rules = GLOB=TYPE;...   resource_classes = GLOB;...
+ *                    flavor_format = TEXT with {gpu} and {count}
+ * Values are checked as -o checks them. A missing file is fine unless
+ * `must_exist`. Unknown sections or keys, bad values and unreadable files
+ * fail with INFRAFS_ERROR_CONFIG naming the file, section, key and problem;
+ * what was read before the bad key stays set (the mount fails anyway). */
+gboolean config_load_file(struct config *config, const char *path, gboolean must_exist,
+			  GError **error);
 
 /* Check that the settings are complete enough to mount: an auth URL and
  * either a password with a user, or an application credential. The error

@@ -72,12 +72,9 @@ struct model_document {
 	guint64 json_hash;
 	GBytes *table;               /* quotas: "resource limit in_use reserved" lines */
 	guint64 table_hash;
-	gint64 gpu_count;            /* Placement: GPUs the providers can hold, -1 if none */
+	GHashTable *capacities;      /* Placement: resource class -> gint64 capacity
+				      * over the provider tree (owned); else NULL */
 };
-
-/* Resource classes counted as GPUs: whole (PGPU), mediated (VGPU), and the
- * custom classes operators give GPU models (CUSTOM_GPU_*). */
-gboolean model_is_gpu_class(const char *resource_class);
 
 /* What the cache holds for any class: exactly one of the two is set. */
 struct model {

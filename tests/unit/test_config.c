@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "infrafs/config.h"
 #include "infrafs/errors.h"
@@ -533,6 +535,137 @@ static void test_parse_seconds(void)
 	g_assert_cmpuint(seconds, ==, 86400); /* untouched by failures */
 }
 
+/* ---- infrafs.conf -------------------------------------------------------- */
+
+/* `text` written to a fresh temporary file; returns its path (owned). */
+static char *conf_file(const char *text)
+{
+	g_autoptr(GError) error = NULL;
+	char *path = NULL;
+	int fd = g_file_open_tmp("infrafs-test-XXXXXX.conf", &path, &error);
+
+	g_assert_no_error(error);
+	close(fd);
+	g_assert_true(g_file_set_contents(path, text, -1, &error));
+	return path;
+}
+
+static void test_file_sets_what_options_set(void)
+{
+	g_autofree char *path = conf_file("# comment\n"
+					  "[ttl]\nhosts = 15\nservers=5\n"
+					  "[grace]\nhosts = 30\n"
+					  "[cache]\nmax_bytes = 64M\nmax_stale = 600\n"
+					  "[api]\ntimeout = 7\nconnect_timeout = 2\nretries = 1\n"
+					  "rate_limit = 2.5\n"
+					  "[warm]\nclasses = aggregates, hosts\nrate = 4\n");
+	g_auto(config) conf;
+	g_autoptr(GError) error = NULL;
+
+	config_init(&conf);
+	g_assert_true(config_load_file(&conf, path, TRUE, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(conf.ttl_s[CLASS_HOSTS], ==, 15);
+	g_assert_cmpuint(conf.ttl_s[CLASS_SERVERS], ==, 5);
+	g_assert_cmpuint(conf.grace_s[CLASS_HOSTS], ==, 30);
+	g_assert_true(conf.grace_set[CLASS_HOSTS]);
+	g_assert_cmpuint(conf.cache_max_bytes, ==, 64 * 1024 * 1024);
+	g_assert_cmpuint(conf.max_stale_s, ==, 600);
+	g_assert_cmpuint(conf.request_timeout_ms, ==, 7000);
+	g_assert_cmpuint(conf.connect_timeout_ms, ==, 2000);
+	g_assert_cmpuint(conf.max_retries, ==, 1);
+	g_assert_cmpfloat(conf.rate_limit_per_s, ==, 2.5);
+	g_assert_true(conf.warm[CLASS_AGGREGATES] && conf.warm[CLASS_HOSTS]);
+	g_assert_false(conf.warm[CLASS_FLAVORS]);
+	g_assert_cmpfloat(conf.warm_rate_per_s, ==, 4.0);
+	g_assert_cmpstr(conf.config_file, ==, path);
+	g_unlink(path);
+}
+
+static void test_options_after_the_file_override_it(void)
+{
+	g_autofree char *path = conf_file("[ttl]\nhosts = 15\nflavors = 20\n");
+	g_auto(config) conf;
+	g_autoptr(GError) error = NULL;
+	gboolean is_ours = FALSE;
+
+	config_init(&conf);
+	g_assert_true(config_load_file(&conf, path, TRUE, &error));
+	g_assert_true(config_set_option(&conf, "ttl.hosts", "3", &is_ours, &error));
+	g_assert_cmpuint(conf.ttl_s[CLASS_HOSTS], ==, 3);
+	g_assert_cmpuint(conf.ttl_s[CLASS_FLAVORS], ==, 20);
+	g_unlink(path);
+}
+
+static void test_file_gpu_rules(void)
+{
+	g_autofree char *path =
+		conf_file("[gpu]\nname_rules = *b200*=B200; gpu-x*=X9-PCIE\n"
+			  "resource_classes = CUSTOM_ACCEL_*\nflavor_format = gpu.{gpu}.{count}\n");
+	g_auto(config) conf;
+	g_autoptr(GError) error = NULL;
+
+	config_init(&conf);
+	g_assert_true(config_load_file(&conf, path, TRUE, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(derived_gpu_type_from_name(&conf.gpu, "node-B200-1"), ==, "B200");
+	g_assert_cmpstr(derived_gpu_type_from_name(&conf.gpu, "gpu-x7"), ==, "X9-PCIE");
+	/* The file's rules replace the built-in ones. */
+	g_assert_null(derived_gpu_type_from_name(&conf.gpu, "node-h100-1"));
+	g_assert_true(derived_is_gpu_class(&conf.gpu, "CUSTOM_ACCEL_B200"));
+	g_assert_false(derived_is_gpu_class(&conf.gpu, "VGPU"));
+	g_autofree char *flavor = derived_flavor(&conf.gpu, "X9-PCIE", "4");
+
+	g_assert_cmpstr(flavor, ==, "gpu.X9.4");
+	g_unlink(path);
+}
+
+static void test_file_errors_name_file_section_and_key(void)
+{
+	const char *const cases[][3] = {
+		/* content, what the message must name, and one more thing */
+		{ "[ttl]\nhosts = soon\n", "[ttl] hosts", "soon" },
+		{ "[ttl]\nhostz = 5\n", "[ttl] hostz", "data class" },
+		{ "[api]\nretries = 99\n", "[api] retries", "99" },
+		{ "[api]\nspeed = 1\n", "[api] speed", "unknown key" },
+		{ "[netbox]\nurl = x\n", "[netbox]", "unknown section" },
+		{ "[gpu]\nflavor_format = {type}x{count}\n", "[gpu] flavor_format", "{type}" },
+		{ "[gpu]\nname_rules = h100\n", "[gpu] name_rules", "GLOB=GPU_TYPE" },
+		{ "[gpu]\ncolour = green\n", "[gpu] colour", "unknown key" },
+		{ "not a key file\n", "infrafs-test", "" },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *path = conf_file(cases[i][0]);
+		g_auto(config) conf;
+		g_autoptr(GError) error = NULL;
+
+		config_init(&conf);
+		g_assert_false(config_load_file(&conf, path, TRUE, &error));
+		g_assert_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG);
+		g_test_message("%s", error->message);
+		g_assert_true(mentions(error, path));
+		g_assert_true(mentions(error, cases[i][1]));
+		g_assert_true(mentions(error, cases[i][2]));
+		g_unlink(path);
+	}
+}
+
+static void test_missing_file(void)
+{
+	g_auto(config) conf;
+	g_autoptr(GError) error = NULL;
+
+	config_init(&conf);
+	/* The default file may be absent; a file asked for by name may not. */
+	g_assert_true(config_load_file(&conf, "/nonexistent/infrafs.conf", FALSE, &error));
+	g_assert_no_error(error);
+	g_assert_null(conf.config_file);
+	g_assert_false(config_load_file(&conf, "/nonexistent/infrafs.conf", TRUE, &error));
+	g_assert_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG);
+	g_assert_true(mentions(error, "/nonexistent/infrafs.conf"));
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -544,6 +677,12 @@ int main(int argc, char *argv[])
 	g_test_add_func("/config/option/ttl-unknown-class", test_option_ttl_unknown_class);
 	g_test_add_func("/config/option/ttl-bad-values", test_option_ttl_bad_values);
 	g_test_add_func("/config/option/timeouts", test_option_timeouts);
+	g_test_add_func("/config/file/sets-what-options-set", test_file_sets_what_options_set);
+	g_test_add_func("/config/file/options-after-override", test_options_after_the_file_override_it);
+	g_test_add_func("/config/file/gpu-rules", test_file_gpu_rules);
+	g_test_add_func("/config/file/errors-name-file-section-key",
+			test_file_errors_name_file_section_and_key);
+	g_test_add_func("/config/file/missing", test_missing_file);
 	g_test_add_func("/config/option/retries-and-rate-limit", test_option_retries_and_rate_limit);
 	g_test_add_func("/config/option/retries-and-rate-limit-bad-values",
 			test_option_retries_and_rate_limit_bad_values);

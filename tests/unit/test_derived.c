@@ -6,7 +6,7 @@
 static void assert_gpu_type(const char *host_name, const char *expected)
 {
 	g_test_message("host name %s", host_name ? host_name : "(null)");
-	g_assert_cmpstr(derived_gpu_type_from_name(host_name), ==, expected);
+	g_assert_cmpstr(derived_gpu_type_from_name(NULL, host_name), ==, expected);
 }
 
 static void test_gpu_type_plain_rules(void)
@@ -56,9 +56,9 @@ static void test_gpu_type_no_match(void)
 
 static void test_flavor_from_type_and_count(void)
 {
-	g_autofree char *h100 = derived_flavor("H100-SXM5", "8");
-	g_autofree char *l40 = derived_flavor("L40", "4");
-	g_autofree char *rtx = derived_flavor("RTX6000", "8");
+	g_autofree char *h100 = derived_flavor(NULL, "H100-SXM5", "8");
+	g_autofree char *l40 = derived_flavor(NULL, "L40", "4");
+	g_autofree char *rtx = derived_flavor(NULL, "RTX6000", "8");
 
 	g_assert_cmpstr(h100, ==, "n3-H100x8");
 	g_assert_cmpstr(l40, ==, "n3-L40x4");
@@ -67,13 +67,13 @@ static void test_flavor_from_type_and_count(void)
 
 static void test_flavor_unknown_is_null(void)
 {
-	g_assert_null(derived_flavor(NULL, "8"));
-	g_assert_null(derived_flavor("H100", NULL));
-	g_assert_null(derived_flavor("", "8"));
-	g_assert_null(derived_flavor("H100", ""));
-	g_assert_null(derived_flavor("H100", "0"));
-	g_assert_null(derived_flavor("H100", "-1"));
-	g_assert_null(derived_flavor("H100", "8 GPUs"));
+	g_assert_null(derived_flavor(NULL, NULL, "8"));
+	g_assert_null(derived_flavor(NULL, "H100", NULL));
+	g_assert_null(derived_flavor(NULL, "", "8"));
+	g_assert_null(derived_flavor(NULL, "H100", ""));
+	g_assert_null(derived_flavor(NULL, "H100", "0"));
+	g_assert_null(derived_flavor(NULL, "H100", "-1"));
+	g_assert_null(derived_flavor(NULL, "H100", "8 GPUs"));
 }
 
 int main(int argc, char *argv[])

@@ -7,6 +7,7 @@
 
 #include "infrafs/errors.h"
 #include "infrafs/json_util.h"
+#include "infrafs/derived.h"
 #include "infrafs/model.h"
 #include "infrafs/names.h"
 
@@ -494,7 +495,7 @@ static void test_placement_totals_and_gpu_count(void)
 	g_assert_cmpint(json_object_get_int64(json_util_get(vcpu, "free", json_type_int)), ==, 110);
 	g_assert_cmpint(json_object_get_int64(json_util_get(vgpu, "used", json_type_int)), ==, 3);
 	/* GPUs: 4 VGPU + (2 - 1) CUSTOM_GPU_A100; VCPU and memory do not count. */
-	g_assert_cmpint(built->document->gpu_count, ==, 5);
+	g_assert_cmpint(derived_gpu_count(NULL, built->document->capacities), ==, 5);
 	g_assert_cmpuint(json_object_array_length(
 				 json_util_get(got, "resource_providers", json_type_array)), ==, 2);
 }
@@ -524,8 +525,8 @@ static void test_placement_without_gpus_or_providers(void)
 		"{\"total\": 8, \"reserved\": 0, \"allocation_ratio\": 1.0}}, \"usages\": {}}]}");
 	g_autoptr(model) unknown = build_ok(CLASS_PLACEMENT, "{\"resource_providers\": []}");
 
-	g_assert_cmpint(cpu_only->document->gpu_count, ==, -1);
-	g_assert_cmpint(unknown->document->gpu_count, ==, -1);
+	g_assert_cmpint(derived_gpu_count(NULL, cpu_only->document->capacities), ==, -1);
+	g_assert_cmpint(derived_gpu_count(NULL, unknown->document->capacities), ==, -1);
 	assert_build_fails(CLASS_PLACEMENT, "{\"providers\": []}");
 	assert_build_fails(CLASS_PLACEMENT, "[]");
 }
