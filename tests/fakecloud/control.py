@@ -82,6 +82,7 @@ class Control:
             ("GET", "/fail"): self._get_fail,
             ("POST", "/fail"): self._set_fail,
             ("POST", "/token/expire"): self._expire_tokens,
+            ("GET", "/tokens"): self._tokens,
             ("POST", "/hosts"): self._hosts,
             ("GET", "/state"): self._state,
         }
@@ -98,7 +99,8 @@ class Control:
     def _index(self, req):
         return Reply(200, {"routes": ["GET /_fake/counts", "GET /_fake/requests", "POST /_fake/reset",
                                       "GET|POST /_fake/latency", "GET|POST /_fake/fail",
-                                      "POST /_fake/token/expire", "POST /_fake/hosts",
+                                      "POST /_fake/token/expire", "GET /_fake/tokens",
+                                      "POST /_fake/hosts",
                                       "GET /_fake/state"]})
 
     def _counts(self, req):
@@ -188,6 +190,9 @@ class Control:
             else:
                 self.rules.append(FailRule(route, mode, status, count, raw, headers))
         return self._get_fail(req)
+
+    def _tokens(self, req):
+        return Reply(200, {"issued": self.cloud.identity.issued_tokens()})
 
     def _expire_tokens(self, req):
         n = self.cloud.identity.expire_all()

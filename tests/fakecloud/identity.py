@@ -33,6 +33,7 @@ class Identity(Service):
     def __init__(self, cloud):
         super().__init__(cloud)
         self.tokens = {}
+        self.issued = []          # every token id ever issued, for leak tests
         self.tokens_lock = threading.Lock()
         self.app_cred_id = hex32("fakecloud-appcred", APP_CRED_NAME)
         a = self.add
@@ -95,6 +96,10 @@ class Identity(Service):
                 del self.tokens[token_id]
                 return None
             return rec
+
+    def issued_tokens(self):
+        with self.tokens_lock:
+            return list(self.issued)
 
     def expire_all(self):
         with self.tokens_lock:
@@ -225,6 +230,7 @@ class Identity(Service):
                "audit": secrets.token_urlsafe(16)[:22]}
         with self.tokens_lock:
             self.tokens[rec["id"]] = rec
+            self.issued.append(rec["id"])
         nocatalog = "nocatalog" in req.query
         return Reply(201, self.token_body(rec, req.base_url, not nocatalog),
                      {"X-Subject-Token": rec["id"]})

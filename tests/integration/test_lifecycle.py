@@ -2,6 +2,7 @@
 leaves nothing behind, and secrets never reach the log or the tree."""
 
 import os
+import shlex
 import subprocess
 
 import helpers
@@ -66,7 +67,7 @@ def test_readme_lists_the_ttl_of_every_class(mount):
     assert ttls["aggregates"] == "3600"
 
 
-def test_password_never_in_log_or_any_file(mount, private_cloud):
+def test_password_and_tokens_never_in_log_or_any_file(mount, private_cloud):
     password = private_cloud.password
     m = mount(cloud=private_cloud)
     m.read("hosts.json")
@@ -77,8 +78,19 @@ def test_password_never_in_log_or_any_file(mount, private_cloud):
     assert helpers.errno_of(m.read, "flavors.json") is not None
     private_cloud.clear_failures()
     assert m.text(".infrafs/errors") != ""
-    result = m.sh("grep -r -l -F -e %s ." % password, timeout=60)
+    tokens = private_cloud.control("GET", "tokens")["issued"]
+    assert len(tokens) >= 2
+    secrets = [password, *tokens]
+    patterns = " ".join("-e %s" % shlex.quote(s) for s in secrets)
+    result = m.sh("grep -r -l -F %s ." % patterns, timeout=60)
     assert result.returncode == 1, (result.stdout, result.stderr)   # 1: read all, no match
     assert result.stdout == "" and result.stderr == ""
-    assert password not in m.log()
-    assert password not in " ".join(m.argv)
+    log = m.log()
+    errors = m.text(".infrafs/errors")
+    with open("/proc/%d/cmdline" % m.proc.pid, "rb") as f:
+        cmdline = f.read().decode(errors="replace")
+    for secret in secrets:
+        assert secret not in log
+        assert secret not in errors
+        assert secret not in cmdline
+        assert secret not in " ".join(m.argv)
