@@ -21,7 +21,15 @@ struct backend {
 	gboolean placement_negotiated;
 	int placement_major;
 	int placement_minor;
+	const char *netbox_url;     /* borrowed; NULL: no NetBox */
+	const char *netbox_token;   /* borrowed; may be NULL */
 };
+
+void backend_set_netbox(struct backend *backend, const char *url, const char *token)
+{
+	backend->netbox_url = url;
+	backend->netbox_token = token;
+}
 
 struct backend *backend_new(struct api *api, struct os_auth *auth)
 {
@@ -556,13 +564,58 @@ static json_object *fetch_servers(struct backend *backend, const char *node, GEr
 	return list_compute(backend, path, "servers", error);
 }
 
+/* NetBox's device called `name` (/api/dcim/devices/?name=), or an empty
+ * object when NetBox has none: "NetBox knows nothing of this host" is an
+ * answer, not an error. */
+static json_object *fetch_netbox(struct backend *backend, const char *name, GError **error)
+{
+	if (backend->netbox_url == NULL) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_NOT_FOUND, "no NetBox configured");
+		return NULL;
+	}
+	g_autofree char *escaped = g_uri_escape_string(name, NULL, FALSE);
+	g_autofree char *url =
+		g_strdup_printf("%s/api/dcim/devices/?name=%s&limit=2", backend->netbox_url, escaped);
+	g_autoptr(secret_string) auth_header =
+		backend->netbox_token ? g_strconcat("Authorization: Token ", backend->netbox_token,
+						    NULL)
+				      : NULL;
+	const char *headers[] = { "Accept: application/json", auth_header, NULL };
+	g_autoptr(http_response) response =
+		api_request(backend->api, "netbox", "GET", url, headers, NULL, error);
+
+	if (response == NULL)
+		return NULL;
+	if (response->status != 200) {
+		set_status_error(error, url, response);
+		return NULL;
+	}
+	gsize len = 0;
+	const char *data = g_bytes_get_data(response->body, &len);
+	g_autoptr(json_object) page = json_util_parse(data, len, error);
+	json_object *results = page ? json_util_require_array(page, "results", error) : NULL;
+
+	if (results == NULL) {
+		g_prefix_error(error, "GET %s: ", url);
+		return NULL;
+	}
+	for (size_t i = 0; i < json_object_array_length(results); i++) {
+		json_object *device = json_object_array_get_idx(results, i);
+
+		if (json_object_is_type(device, json_type_object) &&
+		    g_strcmp0(json_util_get_string(device, "name"), name) == 0)
+			return json_object_get(device);
+	}
+	return json_object_new_object();
+}
+
 json_object *backend_fetch(struct backend *backend, enum data_class data_class, const char *key,
 			   GError **error)
 {
 	int major, minor;
 
 	if (data_class != CLASS_PROJECTS && data_class != CLASS_PLACEMENT &&
-	    !compute_version(backend, &major, &minor, error))
+	    data_class != CLASS_NETBOX && !compute_version(backend, &major, &minor, error))
 		return NULL;
 
 	switch (data_class) {
@@ -584,6 +637,8 @@ json_object *backend_fetch(struct backend *backend, enum data_class data_class, 
 		return fetch_servers(backend, key, error);
 	case CLASS_PLACEMENT:
 		return fetch_placement(backend, key, error);
+	case CLASS_NETBOX:
+		return fetch_netbox(backend, key, error);
 	default:
 		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_NOT_FOUND,
 			    "no backend for data class %s", classes_name(data_class));

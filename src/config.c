@@ -110,6 +110,10 @@ void config_clear(struct config *config)
 	credentials_clear(&config->os);
 	gpu_rules_clear(&config->gpu);
 	g_clear_pointer(&config->config_file, g_free);
+	g_clear_pointer(&config->netbox_url, g_free);
+	if (config->netbox_token != NULL)
+		memset(config->netbox_token, 0, strlen(config->netbox_token));
+	g_clear_pointer(&config->netbox_token, g_free);
 }
 
 static void take_env(char **field, const char *(*getenv_fn)(const char *), const char *name,
@@ -153,6 +157,8 @@ void config_load_env(struct config *config, const char *(*getenv_fn)(const char 
 
 	for (gsize i = 0; i < G_N_ELEMENTS(table); i++)
 		take_env(table[i].field, getenv_fn, table[i].name, table[i].legacy_name);
+	/* NetBox's token never comes from a file or the command line. */
+	take_env(&config->netbox_token, getenv_fn, "INFRAFS_NETBOX_TOKEN", "NETBOX_TOKEN");
 
 	/* OS_DOMAIN_* fills in missing user and project domains. */
 	const char *domain_name = getenv_fn("OS_DOMAIN_NAME");
@@ -265,6 +271,22 @@ gboolean config_set_option(struct config *config, const char *key, const char *v
 			config->connect_timeout_ms = seconds * 1000;
 		return TRUE;
 	}
+	if (g_strcmp0(key, "netbox_url") == 0) {
+		if (value == NULL || !(g_str_has_prefix(value, "http://") ||
+				       g_str_has_prefix(value, "https://")) ||
+		    strchr(value, '@') != NULL) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+				    "option netbox_url: expected an http:// or https:// URL without "
+				    "credentials (the token comes from INFRAFS_NETBOX_TOKEN)");
+			return FALSE;
+		}
+		g_free(config->netbox_url);
+		config->netbox_url = g_strdup(value);
+		/* "http://host/netbox/" and "http://host/netbox" are one base. */
+		while (g_str_has_suffix(config->netbox_url, "/"))
+			config->netbox_url[strlen(config->netbox_url) - 1] = '\0';
+		return TRUE;
+	}
 	if (g_strcmp0(key, "retries") == 0) {
 		guint64 retries = 0;
 
@@ -363,6 +385,7 @@ static char *option_of(const char *group, const char *key)
 		{ "api", "rate_limit", "rate_limit" },
 		{ "warm", "classes", "warm" },
 		{ "warm", "rate", "warm_rate" },
+		{ "netbox", "url", "netbox_url" },
 	};
 	enum data_class data_class;
 
@@ -488,7 +511,8 @@ static gboolean load_key(struct config *config, GKeyFile *file, const char *grou
 gboolean config_load_file(struct config *config, const char *path, gboolean must_exist,
 			  GError **error)
 {
-	static const char *const groups[] = { "ttl", "grace", "cache", "api", "warm", "gpu", NULL };
+	static const char *const groups[] = { "ttl", "grace", "cache", "api", "warm", "gpu", "netbox",
+					      NULL };
 	g_autoptr(GKeyFile) file = g_key_file_new();
 	g_autoptr(GError) local_error = NULL;
 
@@ -505,7 +529,7 @@ gboolean config_load_file(struct config *config, const char *path, gboolean must
 		if (!g_strv_contains(groups, *group)) {
 			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
 				    "%s: [%s]: unknown section (expected ttl, grace, cache, api, "
-				    "warm or gpu)",
+				    "warm, gpu or netbox)",
 				    path, *group);
 			return FALSE;
 		}

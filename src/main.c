@@ -76,6 +76,8 @@ static const char usage_text[] =
 	"                           with backoff and jitter (default 3; 0 = none)\n"
 	"    -o rate_limit=N        requests a second to each service, at most\n"
 	"                           (default 50; 0 = unlimited)\n"
+	"    -o netbox_url=URL      add hosts/<h>/netbox.json from this NetBox; its\n"
+	"                           token comes from INFRAFS_NETBOX_TOKEN\n"
 	"\n";
 
 struct options {
@@ -224,6 +226,7 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 	d->api = api_new(d->http, &api_options);
 	d->auth = os_auth_new(d->api, &d->config.os);
 	d->backend = backend_new(d->api, d->auth);
+	backend_set_netbox(d->backend, d->config.netbox_url, d->config.netbox_token);
 	d->error_log = error_log_new(MAIN_ERROR_LOG_CAPACITY);
 	d->inventory.backend = d->backend;
 	d->inventory.error_log = d->error_log;

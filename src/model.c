@@ -460,7 +460,7 @@ struct model *model_build(enum data_class data_class, json_object *json, GError 
 	struct model *model = g_new0(struct model, 1);
 
 	if (data_class == CLASS_QUOTAS || data_class == CLASS_SERVERS ||
-	    data_class == CLASS_PLACEMENT)
+	    data_class == CLASS_PLACEMENT || data_class == CLASS_NETBOX)
 		model->document = document_build(data_class, json, &model->size_bytes, error);
 	else if (data_class < CLASS_COUNT && collection_kinds[data_class].item_new != NULL)
 		model->collection = collection_build(data_class, json, &model->size_bytes, error);

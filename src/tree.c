@@ -426,6 +426,15 @@ static const struct view host_views[] = {
 	{ "service_host", TREE_FILE },   { "state", TREE_FILE },        { "status", TREE_FILE },
 };
 
+/* The same with NetBox configured: netbox.json too, in name order. */
+static const struct view host_views_netbox[] = {
+	{ "aggregates", TREE_FILE },     { "flavor", TREE_FILE },
+	{ "gpu_count", TREE_FILE },      { "gpu_type", TREE_FILE },
+	{ "hypervisor.json", TREE_FILE }, { "inventory.json", TREE_FILE }, { "netbox.json", TREE_FILE },
+	{ "servers.json", TREE_FILE },   { "service_host", TREE_FILE },  { "state", TREE_FILE },
+	{ "status", TREE_FILE },
+};
+
 static gboolean render_host_aggregates(struct walk *walk, const struct model_host *host,
 				       GError **error)
 {
@@ -538,8 +547,11 @@ static gboolean render_host_derived(struct walk *walk, const struct model_host *
 static gboolean walk_hosts(struct walk *walk, GError **error)
 {
 	const struct model_item *item = NULL;
-	enum step step = walk_collection(walk, CLASS_HOSTS, host_views, G_N_ELEMENTS(host_views),
-					 &item, error);
+	gboolean netbox = walk->tree->config->netbox_url != NULL;
+	enum step step = netbox ? walk_collection(walk, CLASS_HOSTS, host_views_netbox,
+						  G_N_ELEMENTS(host_views_netbox), &item, error)
+				: walk_collection(walk, CLASS_HOSTS, host_views,
+						  G_N_ELEMENTS(host_views), &item, error);
 
 	if (step != STEP_DEEPER)
 		return step == STEP_DONE;
@@ -569,6 +581,14 @@ static gboolean walk_hosts(struct walk *walk, GError **error)
 
 		return placement && set_file_hashed(walk, placement->document->json,
 						    placement->document->json_hash);
+	}
+	if (netbox && g_strcmp0(view, "netbox.json") == 0) {
+		/* NetBox names devices as Nova names compute services: short. */
+		const char *name = host->service_host ? host->service_host : host->item.name;
+		const struct model *device = need(walk, CLASS_NETBOX, name ? name : "", error);
+
+		return device && set_file_hashed(walk, device->document->json,
+						 device->document->json_hash);
 	}
 	if (g_strcmp0(view, "servers.json") == 0) {
 		const struct model *servers =
@@ -954,6 +974,7 @@ static const struct {
 	[CLASS_SERVERS] = { NULL, NULL, FALSE, { "hosts/*/servers.json" } },
 	[CLASS_PLACEMENT] = { NULL, NULL, FALSE,
 			      { "hosts/*/inventory.json", "hosts/*/gpu_count", "hosts/*/flavor" } },
+	[CLASS_NETBOX] = { NULL, NULL, FALSE, { "hosts/*/netbox.json" } },
 };
 
 /* One cache entry that expired, to refetch it for `refresh`. */
@@ -1040,11 +1061,15 @@ static gboolean entry_matches(enum data_class data_class, const char *key,
 		hit = any_pattern_covers(expiry, dir ? dir : "quotas");
 		if (hit)
 			g_ptr_array_add(expiry->changed, g_strdup(dir ? dir : "quotas"));
-	} else if (data_class == CLASS_SERVERS || data_class == CLASS_PLACEMENT) {
+	} else if (data_class == CLASS_SERVERS || data_class == CLASS_PLACEMENT ||
+		   data_class == CLASS_NETBOX) {
+		/* NetBox's key is the service host, which names the host too. */
 		g_autofree char *file_name = names_encode(key);
-		g_autofree char *path = g_strconcat(
-			"hosts/", file_name,
-			data_class == CLASS_SERVERS ? "/servers.json" : "/inventory.json", NULL);
+		g_autofree char *path = g_strconcat("hosts/", file_name,
+						    data_class == CLASS_SERVERS     ? "/servers.json"
+						    : data_class == CLASS_PLACEMENT ? "/inventory.json"
+										    : "/netbox.json",
+						    NULL);
 
 		hit = key != NULL && any_pattern_covers(expiry, path);
 	} else if (class_paths[data_class].dir != NULL) {

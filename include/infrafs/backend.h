@@ -30,6 +30,11 @@ struct backend;
 
 /* `client` and `auth` must outlive the backend. */
 struct backend *backend_new(struct api *api, struct os_auth *auth);
+
+/* NetBox at `url` (its base, such as https://netbox.example.org), asked
+ * with `token` (may be NULL); both borrowed. Without it, CLASS_NETBOX
+ * fetches fail with NOT_FOUND. */
+void backend_set_netbox(struct backend *backend, const char *url, const char *token);
 void backend_free(struct backend *backend);
 
 /* Fetch one data class. `key` is NULL for whole collections, the project

@@ -12,7 +12,7 @@ enum data_class {
 	CLASS_QUOTAS,     /* one project's compute quota set; key = project id */
 	CLASS_SERVERS,    /* servers on one hypervisor; key = hypervisor_hostname */
 	CLASS_PLACEMENT,  /* reserved: Placement inventories */
-	CLASS_NETBOX,     /* reserved: NetBox enrichment */
+	CLASS_NETBOX,     /* one NetBox device (key: the service host) */
 	CLASS_COUNT
 };
 

@@ -1,4 +1,4 @@
-"""CLI: python3 -m tests.fakecloud --port 0 --hosts 48 --openrc FILE
+"""CLI: python3 -m tests.fakecloud --port 0 --hosts 48 --openrc FILE [--netbox-token T]
 
 Prints exactly one line, `fakecloud listening on http://127.0.0.1:PORT`, to
 stdout once the socket is bound (and the openrc written), then serves until
@@ -25,6 +25,9 @@ def main(argv=None):
     p.add_argument("--page-max", type=int, default=1000,
                    help="server-side cap on limit=, like nova's [api] max_limit")
     p.add_argument("--token-ttl", type=int, default=3600, help="token lifetime in seconds")
+    p.add_argument("--netbox-token", metavar="TOKEN",
+                   help="API token of the fake NetBox under /netbox (default: a fixed "
+                        "40-hex-digit token, see README.md)")
     p.add_argument("--verbose", action="store_true", help="log requests to stderr")
     args = p.parse_args(argv)
     if args.hosts < 0:
@@ -32,7 +35,8 @@ def main(argv=None):
     try:
         cloud = FakeCloud(hosts=args.hosts, port=args.port, password=args.password,
                           max_microversion=args.max_microversion, page_max=args.page_max,
-                          token_ttl=args.token_ttl, verbose=args.verbose)
+                          token_ttl=args.token_ttl, verbose=args.verbose,
+                          netbox_token=args.netbox_token)
     except ValueError as exc:
         p.error(str(exc))
 

@@ -98,6 +98,7 @@ class Service:
 
     prefix = ""
     name = ""
+    keystone_401 = True     # an injected 401 gets keystone's error shape
 
     def __init__(self, cloud):
         self.cloud = cloud
@@ -108,6 +109,11 @@ class Service:
 
     def error_body(self, status, message, req=None):  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def authenticate(self, req):
+        """Own credential check of a service: True when it accepts the request
+        (raise ApiError to refuse), False to require a keystone token."""
+        return False
 
     def before(self, req):
         """Hook run after auth and before the handler (microversions)."""

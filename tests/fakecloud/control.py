@@ -1,5 +1,6 @@
 """Test-only control plane under /_fake/: counters, request log, latency and
-failure injection, token expiry and hypervisor changes the real API cannot make.
+failure injection, token expiry and hypervisor changes the real API cannot make
+(including whether NetBox has a device for a host).
 
 Counters and the log see every request to the service APIs (also those
 answered by an injected failure or a 401), never /_fake/ itself.  Route
@@ -211,7 +212,8 @@ class Control:
                     if "gpu_type" in body:  # explicit null means a CPU-only host
                         gpu = fleetmod.normalize_gpu_type(body["gpu_type"])
                     x = f.add_host(name, body.get("service_host"), gpu,
-                                   aggregate=bool(body.get("aggregate", True)))
+                                   aggregate=bool(body.get("aggregate", True)),
+                                   netbox=bool(body.get("netbox", True)))
                 except ValueError as exc:
                     raise ApiError(409 if "exists" in str(exc) else 400, str(exc)) from None
                 return Reply(201, {"added": self.cloud.host_state(x)})
@@ -229,6 +231,10 @@ class Control:
                     raise ApiError(400, "'state' must be 'up' or 'down'")
                 if "status" in body and body["status"] not in ("enabled", "disabled"):
                     raise ApiError(400, "'status' must be 'enabled' or 'disabled'")
+                if "netbox" in body and not isinstance(body["netbox"], bool):
+                    raise ApiError(400, "'netbox' must be true or false")
+                if "netbox" in body:
+                    f.set_device(x, body["netbox"])
                 if "state" in body:
                     x.state = body["state"]
                     if x.state == "down":

@@ -5,12 +5,13 @@ hashes (blake2b, uuid5), never from `random`, so the same --hosts N gives
 the same data on every run and every Python version.  Generation is linear
 and cheap (10000 hosts in well under a second).
 
-The services (compute, placement, identity) only read and mutate this model;
-they hold `Fleet.lock` while doing so (the HTTP layer takes it for them).
+The services (compute, placement, identity, netbox) only read and mutate this
+model; they hold `Fleet.lock` while doing so (the HTTP layer takes it for them).
 """
 
 import datetime
 import hashlib
+import re
 import threading
 import uuid
 
@@ -153,6 +154,37 @@ DEFAULT_QUOTAS = {
     "security_groups": 10, "security_group_rules": 20,
 }
 
+# NetBox (DCIM) catalog.  One device per service host, named like it, except
+# the last generated hypervisor (compute node id N): NetBox does not know it.
+NB_MANUFACTURERS = {1: ("Supermicro", "supermicro"), 2: ("NVIDIA", "nvidia"),
+                    3: ("Dell", "dell"), 4: ("ASUS", "asus")}
+# gpu type -> (device type id, manufacturer id, model, slug, serial prefix)
+NB_DEVICE_TYPES = {
+    "H100-SXM5": (1, 1, "SYS-821GE-TNHR", "sys-821ge-tnhr", "S8"),
+    "A100": (2, 2, "DGX A100", "dgx-a100", "1563"),
+    "H200-SXM5": (3, 3, "PowerEdge XE9680", "poweredge-xe9680", "D9"),
+    "L40": (4, 1, "SYS-421GE-TNRT", "sys-421ge-tnrt", "S4"),
+    "RTX6000": (5, 4, "ESC8000 G4", "esc8000-g4", "M8"),
+    None: (6, 3, "PowerEdge R650", "poweredge-r650", "D6"),
+}
+# site id -> (name, slug, location id, location name, location slug, rack prefix)
+NB_SITES = {1: ("CA1", "ca1", 1, "Hall A", "hall-a", "A"),
+            2: ("CA1-Annex", "ca1-annex", 2, "Cage X", "cage-x", "X")}
+NB_SITE_OF = {"L40": 2, "RTX6000": 2}      # every other type (and CPU-only) is in site 1
+NB_ROLES = {1: ("GPU Hypervisor", "gpu-hypervisor"), 2: ("Hypervisor", "hypervisor")}
+NB_PLATFORM = (1, "Ubuntu 24.04", "ubuntu-24-04")
+# tag slug -> (id, name, color)
+NB_TAGS = {"rma": (1, "RMA", "f44336"), "burn-in": (2, "burn-in", "ff9800")}
+NB_STATUSES = {"offline": "Offline", "active": "Active", "planned": "Planned",
+               "staged": "Staged", "failed": "Failed", "inventory": "Inventory",
+               "decommissioning": "Decommissioning"}
+NB_PER_RACK = 4
+
+
+def naturalize(name):
+    """NetBox's natural ordering key: digit runs padded to 8 digits."""
+    return re.sub(r"\d+", lambda m: m.group().zfill(8), name)
+
 
 class Host:
     """A compute node, its nova-compute service and its placement root provider."""
@@ -186,6 +218,13 @@ class Server:
     __slots__ = ("id", "name", "project_id", "user_id", "node", "host", "flavor_id",
                  "flavor", "status", "created", "updated", "launched_at", "image_id",
                  "az", "instance_name", "key_name", "ip", "mac", "seq", "gpus")
+
+
+class Device:
+    """A NetBox DCIM device (one per service host); NetBox's view is netbox.py's."""
+
+    __slots__ = ("id", "name", "gpu_type", "site", "rack", "position", "status", "tags",
+                 "comments", "serial", "asset_tag", "ip4", "created", "last_updated")
 
 
 def _nice_ceil(n):
@@ -261,7 +300,12 @@ class Fleet:
         self.quotas = {}         # project id -> {resource: limit}
         self.other_services = []  # conductor/scheduler records
         self.user = {"id": hex32("fakecloud-user", USER_NAME), "name": USER_NAME}
+        self.devices = {}        # NetBox: service host -> Device
+        self.racks = {}          # NetBox: rack name -> id
+        self.rack_fill = {}      # NetBox: site id -> devices ever placed there
+        self.next_device_id = 1
         self._server_order = None
+        self._device_order = None
         self._index = None
         self._build(hosts)
 
@@ -277,6 +321,7 @@ class Fleet:
         self._build_aggregates()
         self._build_servers()
         self._build_quotas()
+        self._build_devices()
 
     def _build_services(self):
         for i, binary in enumerate(("nova-conductor", "nova-scheduler"), start=1):
@@ -465,6 +510,69 @@ class Fleet:
             self.quotas[p["id"]] = q
         self.quotas[self.project_by_name["inference-prod"]["id"]]["ram"] = -1
 
+    def _build_devices(self):
+        """NetBox devices, ids in natural name order; the last node has none."""
+        hosts = {}
+        for x in self.hosts[:-1]:
+            hosts.setdefault(x.service_host, x)
+        for short in sorted(hosts, key=naturalize):
+            x = hosts[short]
+            d = self._new_device(x)
+            if x.state == "down":
+                d.status = "offline"
+            if x.disabled:
+                d.status = "failed"
+                d.tags = ["rma"]
+                d.comments = x.disabled_reason or ""
+            if x is self.hosts[0]:
+                d.tags = d.tags + ["burn-in"]
+            t = EPOCH - datetime.timedelta(days=200 - d.id % 90, seconds=h(short, "nb") % 86400,
+                                           microseconds=h(short, "nb-us") % 1000000)
+            d.created = t
+            d.last_updated = t + datetime.timedelta(seconds=h(short, "nb-upd") % (90 * 86400))
+
+    def _new_device(self, x):
+        d = Device()
+        d.id = self.next_device_id
+        self.next_device_id += 1
+        d.name = x.service_host
+        d.gpu_type = x.gpu_type
+        d.site = NB_SITE_OF.get(x.gpu_type, 1)
+        n = self.rack_fill.get(d.site, 0)
+        self.rack_fill[d.site] = n + 1
+        rack = "%s%02d" % (NB_SITES[d.site][5], n // NB_PER_RACK + 1)
+        d.rack = (self.racks.setdefault(rack, len(self.racks) + 1), rack)
+        d.position = 1 + 10 * (n % NB_PER_RACK)
+        d.status = "active"
+        d.tags = []
+        d.comments = ""
+        d.serial = "%s%08X" % (NB_DEVICE_TYPES[x.gpu_type][4], h(x.service_host, "serial") >> 32)
+        d.asset_tag = "CA1-%06d" % d.id
+        d.ip4 = x.host_ip + "/24"
+        d.created = d.last_updated = None
+        self.devices[d.name] = d
+        self._device_order = None
+        return d
+
+    def devices_sorted(self):
+        """NetBox's default device order: natural name, then id."""
+        if self._device_order is None:
+            self._device_order = sorted(self.devices.values(),
+                                        key=lambda d: (naturalize(d.name), d.id))
+        return self._device_order
+
+    def set_device(self, x, present):
+        """Give the host's service host a NetBox device, or take it away."""
+        d = self.devices.get(x.service_host)
+        if present and d is None:
+            d = self._new_device(x)
+            d.created = d.last_updated = datetime.datetime.now(datetime.timezone.utc).replace(
+                tzinfo=None)
+        elif not present and d is not None:
+            del self.devices[x.service_host]
+            self._device_order = None
+        return d
+
     # ---------------------------------------------------------------- queries
     def _flavor_gpu_type(self, f):
         spec = f.extra_specs
@@ -563,8 +671,10 @@ class Fleet:
         self._index = None
         self._server_order = None
 
-    def add_host(self, hypervisor_hostname, service_host=None, gpu_type=INFER, aggregate=True):
-        """Add a compute node; gpu_type INFER derives it from the name, None = CPU-only."""
+    def add_host(self, hypervisor_hostname, service_host=None, gpu_type=INFER, aggregate=True,
+                 netbox=True):
+        """Add a compute node; gpu_type INFER derives it from the name, None = CPU-only.
+        With `netbox` its service host gets a NetBox device (unless it has one)."""
         if hypervisor_hostname in self.by_node:
             raise ValueError("hypervisor %s already exists" % hypervisor_hostname)
         if service_host is not None and (not isinstance(service_host, str) or not service_host):
@@ -580,6 +690,8 @@ class Fleet:
             for a in self.aggregates.values():
                 if a.name == GPU_TYPES[gpu_type]["aggregate"] and service_host not in a.hosts:
                     a.hosts.append(service_host)
+        if netbox:
+            self.set_device(x, True)
         self.changed_hosts()
         return x
 
@@ -595,4 +707,5 @@ class Fleet:
             for a in self.aggregates.values():
                 if x.service_host in a.hosts:
                     a.hosts.remove(x.service_host)
+            self.set_device(x, False)
         return x

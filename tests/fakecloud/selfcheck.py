@@ -3,7 +3,8 @@
     cd /work/main && /usr/bin/python3 -m tests.fakecloud.selfcheck
 
 Starts FakeCloud in-process on port 0 and checks paging, microversion shapes,
-auth, failure/latency injection, counters, mutations and bad input.  Prints
+auth, failure/latency injection, counters, mutations, bad input and the fake
+NetBox.  Prints
 one line per failed check and `N passed, N failed` last; exit status 1 on
 any failure.
 """
@@ -447,6 +448,260 @@ def test_bad_input(c, cloud):
     check("state", len(state["hypervisors"]) == len(cloud.fleet.hosts), state.keys())
 
 
+def nb(c, path, token=True, **kw):
+    """A NetBox call: `Authorization: Token` and never a keystone token."""
+    headers = kw.pop("headers", {})
+    if token is True:
+        token = c.cloud.netbox_token
+    if token:
+        headers["Authorization"] = "Token " + token
+    return c.json("GET", path, headers=headers, auth=False, **kw)
+
+
+def nb_pages(c, path):
+    """Follow NetBox `next` links (absolute URLs); return the page sizes."""
+    sizes, url, seen = [], path, 0
+    while url and seen < 50:
+        status, _, data = nb(c, url)
+        if status != 200:
+            return sizes + [("status", status)]
+        sizes.append(len(data["results"]))
+        seen += 1
+        url = None
+        if data["next"]:
+            u = urllib.parse.urlsplit(data["next"])
+            if u.netloc != "127.0.0.1:%d" % c.cloud.port:
+                return sizes + [("next", data["next"])]
+            url = u.path + "?" + u.query
+    return sizes
+
+
+def test_netbox(c, cloud):
+    f = cloud.fleet
+    devices = "/netbox/api/dcim/devices/"
+    c.json("POST", "/_fake/reset", {})
+    # auth, NetBox's way: 403 and DRF detail bodies, keystone tokens mean nothing
+    s, _, d = nb(c, devices, token=None)
+    check("netbox no token 403", s == 403 and d == {
+        "detail": "Authentication credentials were not provided."}, (s, d))
+    s, _, d = nb(c, devices, token="0" * 40)
+    check("netbox wrong token 403", s == 403 and d == {"detail": "Invalid token"}, (s, d))
+    s, _, d = c.json("GET", devices)
+    check("netbox keystone token 403", s == 403 and "detail" in d, (s, d))
+    s, _, d = nb(c, devices, token=None, headers={"Authorization": "Token a b"})
+    check("netbox token with spaces 403", s == 403 and "spaces" in d["detail"], (s, d))
+    s, _, d = nb(c, "/netbox/api/", token=None)
+    check("netbox root needs token", s == 403, s)
+    # root and status
+    s, h, d = nb(c, "/netbox/api/")
+    check("netbox root", s == 200 and d["dcim"] == cloud.url + "/netbox/api/dcim/" and
+          d["status"] == cloud.url + "/netbox/api/status/" and h.get("API-Version") == "4.1",
+          (s, h, d))
+    s, _, d = nb(c, "/netbox/api/status/")
+    check("netbox status", s == 200 and d["netbox-version"] == "4.1.0" and
+          "django-version" in d and d["plugins"] == {}, (s, d))
+    # list shape, default page, order
+    s, _, d = nb(c, devices)
+    with f.lock:
+        n_dev = len(f.devices)
+        missing = f.hosts[-1]
+        first = f.hosts[0]
+    check("netbox devices one per host but the last", n_dev == len(f.hosts) - 1 and
+          missing.service_host not in f.devices, n_dev)
+    check("netbox list shape", s == 200 and set(d) == {"count", "next", "previous", "results"}
+          and d["count"] == n_dev and len(d["results"]) == 50 and d["previous"] is None and
+          d["next"] == cloud.url + devices + "?limit=50&offset=50", (s, d and d.get("next")))
+    names = [x["name"] for x in d["results"]]
+    check("netbox natural name order", names[:2] == ["CA1-a100-node01", "CA1-a100-node02"] and
+          "CA1-a100-node100" not in names[:99], names[:3])
+    dev = d["results"][0]
+    keys = ("id", "url", "display", "name", "device_type", "role", "device_role", "tenant",
+            "platform", "serial", "asset_tag", "site", "location", "rack", "position", "face",
+            "status", "primary_ip4", "comments", "tags", "custom_fields", "created",
+            "last_updated")
+    check("netbox device fields", all(k in dev for k in keys) and
+          dev["url"] == "%s%s%d/" % (cloud.url, devices, dev["id"]) and
+          dev["display"] == dev["name"] and dev["tenant"] is None and
+          set(dev["device_type"]["manufacturer"]) >= {"id", "name", "slug"} and
+          set(dev["device_type"]) >= {"id", "model", "slug"} and
+          set(dev["role"]) >= {"id", "name", "slug"} and dev["role"] == dev["device_role"] and
+          set(dev["site"]) >= {"id", "name", "slug"} and set(dev["rack"]) >= {"id", "name"} and
+          dev["face"] == {"value": "front", "label": "Front"} and
+          dev["status"] == {"value": "active", "label": "Active"} and
+          dev["primary_ip4"]["address"].startswith("10.") and
+          dev["primary_ip4"]["address"].endswith("/24") and dev["custom_fields"] == {} and
+          dev["created"].endswith("Z") and isinstance(dev["position"], float), dev)
+    # exact names, repeated = OR, unknown name = empty, unknown filters ignored
+    s, _, d = nb(c, devices + "?name=CA1-a100-node01&limit=2")
+    check("netbox name filter", s == 200 and d["count"] == 1 and
+          d["results"][0]["name"] == "CA1-a100-node01" and d["next"] is None, d)
+    s, _, d = nb(c, devices + "?name=CA1-a100-node01&name=CA1-esc8-2&name=nope")
+    check("netbox name OR", sorted(x["name"] for x in d["results"]) ==
+          ["CA1-a100-node01", "CA1-esc8-2"], d)
+    s, _, d = nb(c, devices + "?name=ca1-a100-node01")
+    check("netbox name case-sensitive", s == 200 and d["count"] == 0, d)
+    s, _, d = nb(c, devices + "?name__ie=ca1-a100-node01")
+    check("netbox name__ie", d["count"] == 1, d)
+    s, _, d = nb(c, devices + "?name=CA1-a100-node01.ca1.example.net")
+    check("netbox fqdn is not a device name", s == 200 and d["count"] == 0, d)
+    s, _, d = nb(c, devices + "?name=%s" % urllib.parse.quote(missing.service_host))
+    check("netbox host without device", s == 200 and d == {
+        "count": 0, "next": None, "previous": None, "results": []}, d)
+    s, _, d = nb(c, devices + "?name=CA1-a100-node01&bogus=1")
+    check("netbox unknown filter ignored", d["count"] == 1, d)
+    s, _, d = nb(c, devices + "?q=ESC8")
+    check("netbox q substring", s == 200 and sorted(x["name"] for x in d["results"]) ==
+          ["CA1-esc8-1", "CA1-esc8-2"], d)
+    s, _, d = nb(c, devices + "?q=a100-node1&limit=1000")
+    check("netbox q count", d["count"] == len([x for x in f.devices if "a100-node1" in x]),
+          d["count"])
+    s, _, d = nb(c, devices + "?site=nowhere")
+    check("netbox bad choice 400", s == 400 and "site" in d, (s, d))
+    # the devices that differ
+    s, _, d = nb(c, devices + "?site=ca1-annex&limit=0")
+    check("netbox annex site", d["count"] > 0 and all(
+        x["device_type"]["model"] in ("SYS-421GE-TNRT", "ESC8000 G4") and
+        x["rack"]["name"].startswith("X") for x in d["results"]), d["count"])
+    with f.lock:  # NetBox keeps the generated state (test_mutations disabled hosts[0] since)
+        down = [x.service_host for i, x in enumerate(f.hosts[:-1])
+                if i % 23 == 11 and i % 29 != 17]      # an RMA host is "failed"
+        rma = [x.service_host for i, x in enumerate(f.hosts[:-1]) if i % 29 == 17]
+    s, _, d = nb(c, devices + "?status=offline&limit=0")
+    check("netbox offline = down hosts", sorted(x["name"] for x in d["results"]) == sorted(down)
+          and d["results"][0]["status"] == {"value": "offline", "label": "Offline"}, d["count"])
+    s, _, d = nb(c, devices + "?tag=rma&limit=0")
+    check("netbox rma tag", sorted(x["name"] for x in d["results"]) == sorted(rma) and all(
+        x["status"]["value"] == "failed" and x["comments"].startswith("RMA") for x in
+        d["results"]), d["count"])
+    s, _, d = nb(c, devices + "?tag=burn-in")
+    check("netbox burn-in tag", [x["name"] for x in d["results"]] == [first.service_host] and
+          d["results"][0]["tags"][0]["slug"] == "burn-in", d)
+    # paging: limit/offset, cap, absolute next/previous keeping the other parameters
+    p = nb_pages(c, devices + "?limit=1000")
+    check("netbox pages", p == [1000, 1000, n_dev - 2000], p)
+    check("netbox limit 0 and cap are 1000", nb_pages(c, devices + "?limit=0") == p and
+          nb_pages(c, devices + "?limit=5000") == p, p)
+    s, _, d = nb(c, devices + "?q=node&offset=7&limit=5")
+    check("netbox previous/next", d["next"] == cloud.url + devices +
+          "?limit=5&offset=12&q=node" and d["previous"] == cloud.url + devices +
+          "?limit=5&offset=2&q=node" and len(d["results"]) == 5, (d["next"], d["previous"]))
+    s, _, d = nb(c, devices + "?offset=3&limit=5")
+    check("netbox previous drops offset", d["previous"] == cloud.url + devices + "?limit=5", d)
+    s, _, d = nb(c, devices + "?offset=999999")
+    check("netbox offset past end", s == 200 and d["results"] == [] and d["next"] is None and
+          d["count"] == n_dev, d)
+    s, _, d = nb(c, devices + "?limit=abc")
+    check("netbox bad limit = default", len(d["results"]) == 50, s)
+    s, _, d = nb(c, devices + "?brief=1&limit=1")
+    check("netbox brief", set(d["results"][0]) == {"id", "url", "display", "name",
+                                                    "description"}, d)
+    # one device, 404s, redirect, 405
+    s, _, d = nb(c, devices + "%d/" % dev["id"])
+    check("netbox device by id", s == 200 and d == dev, s)
+    for bad in ("999999", "abc"):
+        s, _, d = nb(c, devices + bad + "/")
+        check("netbox device 404 " + bad, s == 404 and d == {"detail": "Not found."}, (s, d))
+    s, h, _ = c.call("GET", "/netbox/api/dcim/devices?name=x", auth=False)
+    check("netbox append slash 301", s == 301 and h.get("Location") ==
+          cloud.url + devices + "?name=x", (s, h))
+    s, _, d = c.json("POST", devices, {}, auth=False,
+                     headers={"Authorization": "Token " + cloud.netbox_token})
+    check("netbox post 405", s == 405 and d == {"detail": 'Method "POST" not allowed.'}, (s, d))
+    s, _, d = nb(c, "/netbox/api/dcim/racks/")
+    check("netbox unknown 404", s == 404 and d == {"detail": "Not found."}, (s, d))
+    # route names, counts, failure and latency injection
+    c.json("POST", "/_fake/fail", {"route": "netbox.devices", "status": 503, "count": 1})
+    s, _, d = nb(c, devices + "?name=CA1-a100-node01")
+    check("netbox injected 503", s == 503 and d == {"detail": "Injected failure (fakecloud)"},
+          (s, d))
+    c.json("POST", "/_fake/fail", {"route": "netbox.*", "status": 401, "count": 1})
+    s, _, d = nb(c, "/netbox/api/status/")
+    check("netbox injected 401 netbox shape", s == 401 and set(d) == {"detail"}, (s, d))
+    c.json("POST", "/_fake/fail", {"route": "netbox.device", "mode": "truncated", "count": 1})
+    s, _, raw = c.call("GET", devices + "1/", auth=False,
+                       headers={"Authorization": "Token " + cloud.netbox_token})
+    check("netbox truncated", s == 200 and raw.startswith(b'{"id": 1') and not _is_json(raw), s)
+    c.json("POST", "/_fake/latency", {"route": "netbox.root", "ms": 300})
+    t0 = time.time()
+    nb(c, "/netbox/api/")
+    check("netbox latency", time.time() - t0 >= 0.3)
+    c.json("POST", "/_fake/latency", {"route": "netbox.root", "ms": 0})
+    _, _, counts = c.json("GET", "/_fake/counts")
+    check("netbox route names", all(counts.get(k) for k in (
+        "netbox.devices", "netbox.device", "netbox.root", "netbox.status", "netbox.unknown",
+        "netbox.devices.post")), counts)
+    _, _, log = c.json("GET", "/_fake/requests")
+    check("netbox request log", any(e["route"] == "netbox.devices" and e["status"] == 503
+                                    for e in log), len(log))
+    # hosts come and go through /_fake/hosts, and /_fake/state shows NetBox
+    s, _, d = c.json("POST", "/_fake/hosts", {"add": "CA1-h100sxm-node9001.ca1.example.net"})
+    new_id = d["added"]["netbox_device"]
+    s, _, d = nb(c, devices + "?name=CA1-h100sxm-node9001")
+    check("netbox added host has a device", d["count"] == 1 and
+          d["results"][0]["id"] == new_id and new_id > n_dev and
+          d["results"][0]["status"]["value"] == "active", d)
+    c.json("POST", "/_fake/hosts", {"set": "CA1-h100sxm-node9001.ca1.example.net",
+                                    "netbox": False})
+    s, _, d = nb(c, devices + "?name=CA1-h100sxm-node9001")
+    check("netbox set netbox false", d["count"] == 0, d)
+    c.json("POST", "/_fake/hosts", {"set": "CA1-h100sxm-node9001.ca1.example.net",
+                                    "netbox": True})
+    c.json("POST", "/_fake/hosts", {"remove": "CA1-h100sxm-node9001.ca1.example.net"})
+    s, _, d = nb(c, devices + "?name=CA1-h100sxm-node9001")
+    check("netbox removed host gone", d["count"] == 0, d)
+    s, _, d = c.json("POST", "/_fake/hosts", {"add": "CA1-l40-node9002", "netbox": False})
+    check("netbox add without device", s == 201 and d["added"]["netbox_device"] is None, d)
+    c.json("POST", "/_fake/hosts", {"remove": "CA1-l40-node9002"})
+    _, _, state = c.json("GET", "/_fake/state")
+    check("netbox state", state["netbox"]["token"] == cloud.netbox_token and
+          state["netbox"]["url"] == cloud.url + "/netbox" and
+          state["netbox"]["devices"] == n_dev and
+          state["netbox"]["without_device"] == [missing.hypervisor_hostname], state["netbox"])
+    c.json("POST", "/_fake/reset", {})
+
+
+def test_openrc():
+    """The CLI: --netbox-token, and the openrc's INFRAFS_NETBOX_* lines."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with tempfile.TemporaryDirectory() as work:
+        rc = os.path.join(work, "openrc")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakecloud", "--port", "0", "--hosts", "3",
+             "--openrc", rc, "--netbox-token", "selfcheck-token"],
+            cwd=top, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            url = proc.stdout.readline().split()[-1]
+            env = {}
+            with open(rc) as fh:
+                for words in map(shlex.split, fh):
+                    if words and words[0] == "export":
+                        key, _, value = words[1].partition("=")
+                        env[key] = value
+            check("openrc netbox lines", env.get("INFRAFS_NETBOX_URL") == url + "/netbox" and
+                  env.get("INFRAFS_NETBOX_TOKEN") == "selfcheck-token" and
+                  env.get("OS_AUTH_URL") == url + "/identity/v3", env)
+            port = int(url.rsplit(":", 1)[1])
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/netbox/api/dcim/devices/",
+                         headers={"Authorization": "Token selfcheck-token"})
+            resp = conn.getresponse()
+            data = json.loads(resp.read())
+            conn.close()
+            check("cli netbox token", resp.status == 200 and data["count"] == 2, data)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    bad = subprocess.run([sys.executable, "-m", "tests.fakecloud", "--netbox-token", "a b"],
+                         cwd=top, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         timeout=10)
+    check("cli bad netbox token", bad.returncode == 2 and "NetBox token" in bad.stderr,
+          bad.stderr)
+
+
 def test_token_ttl():
     """A short --token-ttl makes tokens expire; keystone-shaped 401 follows."""
     cloud = FakeCloud(hosts=3, token_ttl=1, max_microversion="2.60").start()
@@ -469,7 +724,7 @@ def main():
     c = Client(cloud)
     try:
         for test in (test_identity, test_paging, test_microversions, test_auth,
-                     test_injection, test_mutations, test_bad_input):
+                     test_injection, test_mutations, test_bad_input, test_netbox):
             try:
                 test(c, cloud)
             except Exception as exc:  # noqa: BLE001 - report and carry on
@@ -479,6 +734,7 @@ def main():
     finally:
         cloud.stop()
     test_token_ttl()
+    test_openrc()
     check("under 20 s", time.time() - t0 < 20, time.time() - t0)
     print("%d passed, %d failed" % (RESULTS["passed"], RESULTS["failed"]))
     return 1 if RESULTS["failed"] else 0

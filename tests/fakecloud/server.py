@@ -1,6 +1,6 @@
 """HTTP plumbing of the fake cloud: one threaded server on 127.0.0.1 with
-keystone under /identity, nova under /compute, placement under /placement
-and the test control plane under /_fake/.
+keystone under /identity, nova under /compute, placement under /placement,
+a small NetBox under /netbox and the test control plane under /_fake/.
 
 Use in-process from pytest:
 
@@ -11,8 +11,8 @@ Use in-process from pytest:
     cloud.stop()
 
 Every service request goes: resolve route name -> count -> injected latency
--> injected failure -> token check -> microversion -> handler (under the
-fleet lock) -> service headers -> send -> request log.
+-> injected failure -> token check (NetBox: its own token) -> microversion
+-> handler (under the fleet lock) -> service headers -> send -> request log.
 """
 
 import http.server
@@ -31,11 +31,15 @@ from .control import Control
 from .fleet import Fleet
 from .identity import Identity, keystone_error
 from .image import Image
+from .netbox import NetBox
 from .placement import Placement
 
 GARBAGE = (b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
            b"Gateway</h1></center><hr><center>nginx</center></body></html>\n")
 HANG_POLL = 0.05
+# NetBox API token (40 hex characters like NetBox's own keys): sha1 of
+# "fakecloud/netbox-token", fixed so that it is the same in every run.
+NETBOX_TOKEN = "0287f1a296085b2b84ce792439dee5059838399b"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -71,7 +75,8 @@ class FakeCloud:
     """The whole fake cloud: data, services, control plane and HTTP server."""
 
     def __init__(self, hosts=48, port=0, password=None, max_microversion="2.96",
-                 page_max=1000, token_ttl=3600, verbose=False, bind="127.0.0.1"):
+                 page_max=1000, token_ttl=3600, verbose=False, bind="127.0.0.1",
+                 netbox_token=None):
         v = parse_version(str(max_microversion))
         if v < (2, 1):
             raise ValueError("max_microversion must be >= 2.1")
@@ -81,6 +86,9 @@ class FakeCloud:
         self.page_max = int(page_max)
         self.token_ttl = int(token_ttl)
         self.password = password or "fake-" + secrets.token_hex(8)
+        self.netbox_token = NETBOX_TOKEN if netbox_token is None else netbox_token
+        if not self.netbox_token or any(c.isspace() for c in self.netbox_token):
+            raise ValueError("the NetBox token must be a non-empty word without spaces")
         self.verbose = verbose
         self.bind = bind
         self.requested_port = int(port)
@@ -91,7 +99,8 @@ class FakeCloud:
         self.compute = Compute(self)
         self.placement = Placement(self)
         self.image = Image(self)
-        self.services = [self.identity, self.compute, self.placement, self.image]
+        self.netbox = NetBox(self)
+        self.services = [self.identity, self.compute, self.placement, self.image, self.netbox]
         self._httpd = None
         self._thread = None
         self._stopping = threading.Event()
@@ -142,10 +151,22 @@ class FakeCloud:
             "OS_INTERFACE": "public",
         }
 
+    @property
+    def netbox_url(self):
+        return self.url + "/netbox"
+
+    def netbox_env(self):
+        """INFRAFS_NETBOX_* variables: where the fake NetBox is and its token."""
+        return {"INFRAFS_NETBOX_URL": self.netbox_url,
+                "INFRAFS_NETBOX_TOKEN": self.netbox_token}
+
     def write_openrc(self, path):
         with open(path, "w") as fh:
             fh.write("# fakecloud openrc (generated)\n")
             for k, v in self.env().items():
+                fh.write("export %s=%s\n" % (k, _shell_quote(v)))
+            fh.write("# the fake NetBox (not an OpenStack service)\n")
+            for k, v in self.netbox_env().items():
                 fh.write("export %s=%s\n" % (k, _shell_quote(v)))
 
     # ---------------------------------------------------------- dispatching
@@ -231,7 +252,7 @@ class FakeCloud:
             headers.setdefault("Content-Type", "application/json")
             return Reply(rule.status, rule.body.encode(), headers)
         message = "Injected failure (fakecloud)"
-        if rule.status == 401 or svc is None:
+        if svc is None or (rule.status == 401 and svc.keystone_401):
             body = keystone_error(rule.status, message)
         else:
             body = svc.error_body(rule.status, message, req)
@@ -265,7 +286,7 @@ class FakeCloud:
                 if req.context["route"].endswith(".unknown"):
                     raise ApiError(404, "The resource could not be found.")
                 raise ApiError(405, "The method is not allowed for the requested URL.")
-            if route.auth:
+            if route.auth and not svc.authenticate(req):
                 rec = self.identity.lookup(req.header("X-Auth-Token"))
                 if rec is None:
                     err = self.identity.unauthorized()
@@ -309,11 +330,13 @@ class FakeCloud:
 
     # ------------------------------------------------------------- /_fake/
     def host_state(self, x):
+        device = self.fleet.devices.get(x.service_host)
         return {"id": x.id, "uuid": x.uuid, "hypervisor_hostname": x.hypervisor_hostname,
                 "service_host": x.service_host, "gpu_type": x.gpu_type, "state": x.state,
                 "status": "disabled" if x.disabled else "enabled",
                 "disabled_reason": x.disabled_reason, "forced_down": x.forced_down,
-                "servers": len(self.fleet.servers_on_node(x.hypervisor_hostname))}
+                "servers": len(self.fleet.servers_on_node(x.hypervisor_hostname)),
+                "netbox_device": device.id if device else None}
 
     def state(self):
         f = self.fleet
@@ -331,6 +354,10 @@ class FakeCloud:
                             for fl in f.flavors.values()],
                 "servers": len(f.servers),
                 "hypervisors": [self.host_state(x) for x in f.hosts],
+                "netbox": {"url": self.netbox_url, "token": self.netbox_token,
+                           "devices": len(f.devices),
+                           "without_device": [x.hypervisor_hostname for x in f.hosts
+                                              if x.service_host not in f.devices]},
             }
 
 

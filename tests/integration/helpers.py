@@ -23,8 +23,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 INFRAFS_BIN = os.environ.get("INFRAFS_BIN", os.path.join(REPO, "build", "src", "infrafs"))
 FAKECLOUD_PYTHON = "/usr/bin/python3"
 
-# The Nova microversion infrafs asks for (BACKEND_COMPUTE_MAX_* in backend.h);
-# our own API reads use it too, so both see the same object shapes.
+# The highest Nova microversion infrafs asks for (BACKEND_COMPUTE_MAX_* in
+# backend.h). It uses the highest the cloud offers up to this one; our own API
+# reads use the same (FakeCloud.compute_microversion), so both see the same
+# object shapes.
 COMPUTE_MICROVERSION = "2.90"
 
 START_TIMEOUT_S = 15.0
@@ -35,6 +37,9 @@ POLL_INTERVAL_S = 0.02
 
 # Log lines of a level that must never appear in a clean run.
 BAD_LOG_LINE = re.compile(r"infrafs\[(warning|critical|error)\]")
+# infrafs's info line when it has picked Nova's microversion (backend.c).
+NEGOTIATION_LOG_LINE = re.compile(r"infrafs\[info\]: Nova at \S+ offers microversion (\S+); "
+                                  r"using (\d+\.\d+)$", re.M)
 
 
 class DeadlineExceeded(AssertionError):
@@ -95,6 +100,17 @@ def parse_openrc(path):
     return env
 
 
+def microversion_tuple(text):
+    """"2.61" -> (2, 61), for comparing microversions."""
+    major, _, minor = str(text).partition(".")
+    return int(major), int(minor)
+
+
+def negotiated_microversion(offered):
+    """What infrafs uses against a Nova that offers up to `offered`."""
+    return min(offered, COMPUTE_MICROVERSION, key=microversion_tuple)
+
+
 def counts_delta(before, after):
     """Route name -> increase, only routes that increased."""
     return {k: after.get(k, 0) - before.get(k, 0) for k in after
@@ -134,8 +150,9 @@ class OpenStackClient:
     Keystone. Every call is a real request and shows in the fake's counters,
     so tests make them before taking a counter baseline."""
 
-    def __init__(self, env):
+    def __init__(self, env, compute_microversion=COMPUTE_MICROVERSION):
         self.env = dict(env)
+        self.compute_microversion = compute_microversion
         self._token = None
         self._endpoints = {}
 
@@ -166,7 +183,7 @@ class OpenStackClient:
         url = self._endpoints[service] + path
         headers = {"X-Auth-Token": self._token}
         if service == "compute":
-            headers["OpenStack-API-Version"] = "compute " + COMPUTE_MICROVERSION
+            headers["OpenStack-API-Version"] = "compute " + self.compute_microversion
         try:
             return http_json(method, url, body, headers)[2]
         except ApiError as exc:
@@ -192,6 +209,9 @@ class OpenStackClient:
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(nexts[0]).query)
             marker = query["marker"][0]
 
+    def compute_at_least(self, version):
+        return microversion_tuple(self.compute_microversion) >= microversion_tuple(version)
+
     # Reads, in the shapes infrafs shows.
     def aggregates(self):
         return self.call("compute", "GET", "/os-aggregates")["aggregates"]
@@ -203,7 +223,15 @@ class OpenStackClient:
         return self._nova_list("/os-hypervisors/detail", "hypervisors")
 
     def flavors(self):
-        return self._nova_list("/flavors/detail?is_public=None", "flavors")
+        """Each with "extra_specs", as infrafs shows them: inline from 2.61,
+        before that one request per flavor, as infrafs makes them."""
+        flavors = self._nova_list("/flavors/detail?is_public=None", "flavors")
+        if not self.compute_at_least("2.61"):
+            for flavor in flavors:
+                flavor["extra_specs"] = self.call(
+                    "compute", "GET", "/flavors/%s/os-extra_specs"
+                    % urllib.parse.quote(flavor["id"], safe=""))["extra_specs"]
+        return flavors
 
     def servers_on(self, node):
         return self._nova_list("/servers/detail?all_tenants=1&node=%s"
@@ -240,18 +268,27 @@ class OpenStackClient:
 # The fake cloud process.
 
 class FakeCloud:
-    """`python3 -m tests.fakecloud` as a subprocess, with its control API."""
+    """`python3 -m tests.fakecloud` as a subprocess, with its control API.
 
-    def __init__(self, workdir, hosts=48, extra_args=()):
+    max_microversion: the highest compute microversion it offers (its
+    --max-microversion), None for the fake's own default. Once started,
+    `max_microversion` is what it offers and `compute_microversion` what
+    infrafs and `api` use with it."""
+
+    def __init__(self, workdir, hosts=48, extra_args=(), max_microversion=None):
         self.workdir = workdir
         self.openrc = os.path.join(workdir, "openrc")
         self.stderr_path = os.path.join(workdir, "fakecloud.stderr")
         self.argv = [FAKECLOUD_PYTHON, "-m", "tests.fakecloud", "--port", "0",
                      "--hosts", str(hosts), "--openrc", self.openrc, *extra_args]
+        if max_microversion is not None:
+            self.argv += ["--max-microversion", str(max_microversion)]
         self.proc = None
         self.url = None
         self.env = None
         self.api = None
+        self.max_microversion = None
+        self.compute_microversion = None
 
     def start(self):
         self._stderr = open(self.stderr_path, "wb")
@@ -267,8 +304,25 @@ class FakeCloud:
         self.url = match.group(1).decode()
         self.env = parse_openrc(self.openrc)
         assert self.env.get("OS_AUTH_URL", "").startswith(self.url), self.env
-        self.api = OpenStackClient(self.env)
+        # From the control API: not counted, unlike Nova's version document.
+        self.max_microversion = self.control("GET", "state")["max_microversion"]
+        self.compute_microversion = negotiated_microversion(self.max_microversion)
+        self.api = OpenStackClient(self.env, self.compute_microversion)
         return self
+
+    def compute_at_least(self, version):
+        """Whether infrafs uses compute `version` or later with this cloud."""
+        return microversion_tuple(self.compute_microversion) >= microversion_tuple(version)
+
+    def flavors_fetch_counts(self):
+        """Route -> requests that one fetch of the flavors class costs
+        infrafs: the list, plus before 2.61 (no inline extra_specs) one
+        os-extra_specs request per flavor. Reads /_fake/state, which is not
+        counted."""
+        counts = {"compute.flavors.detail": 1}
+        if not self.compute_at_least("2.61"):
+            counts["compute.flavor.extra_specs"] = len(self.control("GET", "state")["flavors"])
+        return counts
 
     @property
     def command_line(self):
@@ -358,12 +412,12 @@ def mount_fstype(mountpoint):
 class Mount:
     """One `infrafs -f` process and its mount point."""
 
-    def __init__(self, cloud, mountpoint, opts, log_path, extra_env=None):
+    def __init__(self, cloud, mountpoint, opts, log_path, extra_env=None, extra_args=None):
         self.cloud = cloud
         self.mountpoint = mountpoint
         self.opts = list(opts)
         self.log_path = log_path
-        self.argv = [INFRAFS_BIN, "-f"]
+        self.argv = [INFRAFS_BIN, "-f", *(extra_args or [])]
         for opt in self.opts:
             self.argv += ["-o", opt]
         self.argv.append(mountpoint)
@@ -435,6 +489,13 @@ class Mount:
 
     def bad_log_lines(self):
         return [line for line in self.log().splitlines() if BAD_LOG_LINE.search(line)]
+
+    def compute_microversion(self):
+        """(offered, used) from the log line of Nova's microversion
+        negotiation, or None before the first compute fetch."""
+        found = NEGOTIATION_LOG_LINE.findall(self.log())
+        assert len(found) <= 1, "negotiated more than once: %r" % found
+        return found[0] if found else None
 
     def describe(self, headline, tail_lines=40):
         tail = "\n".join(self.log().splitlines()[-tail_lines:])

@@ -185,6 +185,7 @@ class OpenStackCli:
 
     def __init__(self, cloud, workdir):
         self.workdir = str(workdir)
+        self.microversion = cloud.compute_microversion
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("OS_") and not k.startswith("XDG_")}
         env.update(cloud.env)
@@ -198,7 +199,7 @@ class OpenStackCli:
         self.results = {}
 
     def argv(self, args):
-        return [OPENSTACK, "--os-compute-api-version", helpers.COMPUTE_MICROVERSION,
+        return [OPENSTACK, "--os-compute-api-version", self.microversion,
                 *args, "-f", "json"]
 
     def start(self, *args):

@@ -30,7 +30,9 @@ def test_transient_failures_are_retried_until_an_answer(mount, cloud, status):
     before = cloud.counts()
     cloud.fail(FLAVORS_ROUTE, status=status, count=2)
     assert b"m1.large" in m.read("flavors.json")
-    assert counts_delta(before, cloud.counts()) == {FLAVORS_ROUTE: 3}
+    # (Before 2.61 the fetch goes on with each flavor's extra specs.)
+    assert counts_delta(before, cloud.counts()) == {**cloud.flavors_fetch_counts(),
+                                                    FLAVORS_ROUTE: 3}
     assert [r["status"] for r in route_log(cloud, FLAVORS_ROUTE)][-3:] == [status, status, 200]
     assert api_counts(m)["retries"] == 2
 
@@ -51,7 +53,8 @@ def test_a_dropped_connection_is_retried(mount, cloud):
     before = cloud.counts()
     cloud.fail(FLAVORS_ROUTE, mode="drop", count=1)
     assert b"m1.large" in m.read("flavors.json")
-    assert counts_delta(before, cloud.counts()) == {FLAVORS_ROUTE: 2}
+    assert counts_delta(before, cloud.counts()) == {**cloud.flavors_fetch_counts(),
+                                                    FLAVORS_ROUTE: 2}
 
 
 def test_retries_stop_at_the_configured_number(mount, cloud):
