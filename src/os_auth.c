@@ -15,6 +15,7 @@ struct os_auth {
 			     * so that concurrent callers wait for one POST */
 	char *token;        /* current token, or NULL */
 	gint64 expires_wall_us;
+	gint64 refresh_margin_us; /* replace the token this long before it expires */
 	char *project_id;
 	json_object *catalog; /* the token's catalog; only touched under lock */
 };
@@ -153,6 +154,14 @@ static gboolean store_token(struct os_auth *auth, const char *token, json_object
 	forget_token(auth);
 	auth->token = g_strdup(token);
 	auth->expires_wall_us = parse_expiry_us(json_util_get_string(token_object, "expires_at"));
+	/* Two minutes, or a tenth of the lifetime of a token that lives less
+	 * than twenty: a short-lived token must still be reused. */
+	gint64 issued_us = parse_expiry_us(json_util_get_string(token_object, "issued_at"));
+
+	auth->refresh_margin_us = OS_AUTH_REFRESH_MARGIN_S * G_USEC_PER_SEC;
+	if (issued_us > 0 && auth->expires_wall_us > issued_us)
+		auth->refresh_margin_us =
+			MIN(auth->refresh_margin_us, (auth->expires_wall_us - issued_us) / 10);
 	auth->project_id = g_strdup(json_util_get_string(project, "id"));
 	auth->catalog = json_object_get(catalog);
 	return TRUE;
@@ -214,10 +223,9 @@ static gboolean authenticate(struct os_auth *auth, GError **error)
 /* Make sure a usable token is held. Call with auth->lock held. */
 static gboolean ensure_token(struct os_auth *auth, GError **error)
 {
-	gint64 margin_us = OS_AUTH_REFRESH_MARGIN_S * G_USEC_PER_SEC;
-
 	if (auth->token != NULL &&
-	    (auth->expires_wall_us == 0 || clock_wall_us() + margin_us < auth->expires_wall_us))
+	    (auth->expires_wall_us == 0 ||
+	     clock_wall_us() + auth->refresh_margin_us < auth->expires_wall_us))
 		return TRUE;
 	return authenticate(auth, error);
 }

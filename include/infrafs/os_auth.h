@@ -12,7 +12,8 @@
 #include "infrafs/config.h"
 #include "infrafs/api.h"
 
-/* A token this close to expiry is replaced before use (keystoneauth's rule). */
+/* A token this close to expiry is replaced before use (keystoneauth's rule),
+ * or a tenth of its lifetime before, for tokens that live under 20 minutes. */
 #define OS_AUTH_REFRESH_MARGIN_S 120
 
 struct os_auth;

@@ -4,6 +4,9 @@ leaves nothing behind, and secrets never reach the log or the tree."""
 import os
 import shlex
 import subprocess
+import time
+
+import pytest
 
 import helpers
 
@@ -96,3 +99,31 @@ def test_password_and_tokens_never_in_log_or_any_file(mount, private_cloud):
         assert secret not in errors
         assert secret not in cmdline
         assert secret not in " ".join(m.argv)
+
+
+@pytest.fixture
+def short_token_cloud(tmp_path, fake_max_microversion):
+    """A fake cloud whose tokens live 4 s."""
+    workdir = tmp_path / "short-tokens"
+    workdir.mkdir()
+    cloud = helpers.FakeCloud(str(workdir), extra_args=("--token-ttl", "4"),
+                              max_microversion=fake_max_microversion).start()
+    yield cloud
+    assert cloud.stop() == 0
+
+
+def test_a_short_lived_token_is_reused_and_replaced_before_it_expires(short_token_cloud, mount):
+    # infrafs reuses one token for many requests, and replaces it shortly
+    # before it expires, so no request meets a 401.
+    cloud = short_token_cloud
+    m = mount("ttl.aggregates=0", "grace.aggregates=0", cloud=cloud)
+    deadline = time.monotonic() + 7.0
+    while time.monotonic() < deadline:
+        m.read("aggregates.json")
+        time.sleep(0.05)  # a reader's pace, not synchronisation
+    log = cloud.requests()
+    fetches = [r for r in log if r["route"] == "compute.aggregates"]
+    logins = [r for r in log if r["route"] == "identity.tokens"]
+    assert len(fetches) >= 40
+    assert 2 <= len(logins) <= 5, len(logins)
+    assert not [r for r in log if r["status"] == 401]
