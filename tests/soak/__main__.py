@@ -275,7 +275,19 @@ def main():
             soak.run(10)
             rss_start, fds_start = rss_kib(daemon.pid), fd_count(daemon.pid)
             started = time.monotonic()
+            samples = []
+            sampling = threading.Event()
+
+            def sample():
+                while not sampling.wait(args.seconds / 8):
+                    samples.append((time.monotonic() - started, rss_kib(daemon.pid),
+                                    fd_count(daemon.pid)))
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
             soak.run(args.seconds)
+            sampling.set()
+            sampler.join()
             elapsed = time.monotonic() - started
             alive = daemon.poll() is None and is_mounted(mnt)
             rss_end = rss_kib(daemon.pid) if alive else 0
@@ -298,6 +310,8 @@ def main():
         print("daemon RSS: %d KiB after warm-up, %d KiB at the end (%+.1f%%)"
               % (rss_start, rss_end, 100.0 * (rss_end - rss_start) / max(rss_start, 1)))
         print("daemon open descriptors: %d after warm-up, %d at the end" % (fds_start, fds_end))
+        print("RSS KiB / descriptors along the run: " + ", ".join(
+            "%.0fs %d/%d" % s for s in samples))
         print("daemon exit status: %s" % code)
         if soak.wrong:
             failed = True
