@@ -4,6 +4,11 @@
 #                then the shape-dependent integration tests against older and newer Novas
 #   make bench   speed figures against baselines measured in the same run
 #   make check-sanitize   the same tests under ASan and UBSan (CI runs it too)
+#   make fuzz    each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (60) seconds
+#   make soak    readers, invalidations and backend chaos for SOAK_SECONDS (180); bytes
+#                checked against what the fake served, RSS and descriptors must stay flat
+#   make valgrind   the daemon's whole life (mount, read all, invalidate, unmount)
+#                under memcheck: no error, no definite leak
 
 BUILD ?= build
 PYTEST ?= pytest-3
@@ -14,7 +19,8 @@ ifdef CI
 MESON_FLAGS += -Dwerror=true
 endif
 
-.PHONY: all deps build demo check check-sanitize unit integration bench clean
+.PHONY: all deps build demo check check-sanitize unit integration bench clean \
+	fuzz fuzz-build fuzz-smoke soak valgrind
 
 SANITIZE_BUILD ?= build-sanitize
 # Leaks count: the daemon must exit with everything freed.
@@ -61,6 +67,7 @@ MICROVERSION_TESTS = $(addprefix tests/integration/,test_tree.py test_placement.
 # against the fake's default microversion, whatever the environment says.
 check: build
 	meson test -C $(BUILD) --print-errorlogs
+	$(MAKE) --no-print-directory fuzz-smoke
 	INFRAFS_FAKE_MAX_MICROVERSION= INFRAFS_BIN=$(abspath $(BUILD)/src/infrafs) $(PYTEST) tests/integration
 	INFRAFS_FAKE_MAX_MICROVERSION=2.60 INFRAFS_BIN=$(abspath $(BUILD)/src/infrafs) $(PYTEST) $(MICROVERSION_TESTS)
 	INFRAFS_FAKE_MAX_MICROVERSION=2.90 INFRAFS_BIN=$(abspath $(BUILD)/src/infrafs) $(PYTEST) $(MICROVERSION_TESTS)
@@ -73,8 +80,38 @@ check-sanitize: deps
 	$(SANITIZE_ENV) meson test -C $(SANITIZE_BUILD) --print-errorlogs
 	$(SANITIZE_ENV) INFRAFS_FAKE_MAX_MICROVERSION= INFRAFS_BIN=$(abspath $(SANITIZE_BUILD)/src/infrafs) $(PYTEST) -p no:cacheprovider tests/integration
 
+# libFuzzer targets (tests/fuzz/, docs/testing.md "Fuzzing"): clang, ASan and
+# UBSan, in a build directory of their own. `make fuzz` runs each target for
+# FUZZ_SECONDS on a scratch copy of its seed corpus and prints its executions;
+# `make check` runs the saved crash inputs and a smoke run of
+# FUZZ_SMOKE_SECONDS per target.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_TARGETS ?= model names control
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false \
+		-Db_sanitize=address,undefined -Db_lundef=false $(MESON_FLAGS)
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) fuzz
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
 bench: build
 	INFRAFS_BIN=$(abspath $(BUILD)/src/infrafs) $(PYTHON) -m tests.bench
 
+SOAK_SECONDS ?= 180
+soak: build
+	INFRAFS_BIN=$(abspath $(BUILD)/src/infrafs) $(PYTHON) -m tests.soak --seconds $(SOAK_SECONDS)
+
+valgrind: build
+	INFRAFS_BIN=$(abspath $(BUILD)/src/infrafs) $(PYTHON) -m tests.memcheck
+
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)

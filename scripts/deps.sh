@@ -9,6 +9,8 @@ packages=(
 	libhiredis-dev
 	python3 python3-pytest python3-openstackclient python3-prometheus-client
 	jq attr procps groff-base curl shellcheck
+	clang libclang-rt-14-dev  # make fuzz: libFuzzer (libclang_rt.fuzzer) comes with the latter
+	valgrind                  # make valgrind
 )
 
 missing=()

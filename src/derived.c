@@ -107,8 +107,13 @@ gint64 derived_gpu_count(const struct gpu_rules *rules, GHashTable *capacities)
 		return -1;
 	g_hash_table_iter_init(&iter, capacities);
 	while (g_hash_table_iter_next(&iter, &key, &value))
-		if (derived_is_gpu_class(rules, key))
-			count = MAX(count, 0) + *(const gint64 *)value;
+		if (derived_is_gpu_class(rules, key)) {
+			gint64 add = MAX(*(const gint64 *)value, 0);
+
+			/* Saturate: a count past G_MAXINT64 is nonsense, not a crash. */
+			if (__builtin_add_overflow(MAX(count, 0), add, &count))
+				count = G_MAXINT64;
+		}
 	return count;
 }
 

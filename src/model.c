@@ -1,6 +1,7 @@
 /* model: JSON -> immutable snapshots (see infrafs/model.h). */
 #include "infrafs/model.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "infrafs/errors.h"
@@ -331,6 +332,19 @@ static GBytes *quota_table(json_object *quota_set)
 	return render_lines((const char *const *)lines->pdata, lines->len);
 }
 
+/* A number from the API as an integer: NaN is 0, and beyond the range of
+ * gint64 is its nearest end (a cast would be undefined behaviour). */
+static gint64 clamp_to_int64(double value)
+{
+	if (isnan(value))
+		return 0;
+	if (value >= 9223372036854775807.0)
+		return G_MAXINT64;
+	if (value <= -9223372036854775808.0)
+		return G_MININT64;
+	return (gint64)value;
+}
+
 static double number_of(json_object *object, const char *key, double fallback)
 {
 	json_object *member = NULL;
@@ -355,12 +369,19 @@ static json_object *placement_document(json_object *json, GHashTable **capacitie
 		return NULL;
 	g_autoptr(GHashTable) capacity = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_autoptr(GHashTable) used = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(json_object) empty = json_object_new_object();
 
 	for (size_t i = 0; i < json_object_array_length(providers); i++) {
 		json_object *provider = json_object_array_get_idx(providers, i);
 		json_object *inventories = json_util_get(provider, "inventories", json_type_object);
 		json_object *usages = json_util_get(provider, "usages", json_type_object);
 
+		/* A provider without them (or not an object) adds nothing;
+		 * json-c's foreach cannot walk a NULL. */
+		if (inventories == NULL)
+			inventories = empty;
+		if (usages == NULL)
+			usages = empty;
 		json_object_object_foreach(inventories, rc, inventory)
 		{
 			double *sum = g_hash_table_lookup(capacity, rc);
@@ -406,13 +427,16 @@ static json_object *placement_document(json_object *json, GHashTable **capacitie
 		double *in_use = g_hash_table_lookup(used, rc);
 		json_object *total = json_object_new_object();
 
-		json_object_object_add(total, "capacity", json_object_new_int64((gint64)cap));
-		json_object_object_add(total, "used", json_object_new_int64(in_use ? (gint64)*in_use : 0));
+		gint64 capacity_n = clamp_to_int64(cap);
+
+		json_object_object_add(total, "capacity", json_object_new_int64(capacity_n));
+		json_object_object_add(total, "used",
+				       json_object_new_int64(in_use ? clamp_to_int64(*in_use) : 0));
 		json_object_object_add(total, "free",
-				       json_object_new_int64((gint64)(cap - (in_use ? *in_use : 0))));
+				       json_object_new_int64(clamp_to_int64(cap - (in_use ? *in_use : 0))));
 		json_object_object_add(totals, rc, total);
-		g_hash_table_insert(*capacities, g_strdup(rc), g_memdup2(&(gint64){ (gint64)cap },
-									 sizeof(gint64)));
+		g_hash_table_insert(*capacities, g_strdup(rc),
+				    g_memdup2(&capacity_n, sizeof(capacity_n)));
 	}
 	return document;
 }

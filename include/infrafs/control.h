@@ -28,7 +28,11 @@ GPtrArray *control_parse_patterns(const char *data, gsize len, const char *const
 enum control_fragment {
 	CONTROL_FRAGMENT_COMPLETE, /* already a whole, valid line */
 	CONTROL_FRAGMENT_PARTIAL,  /* not valid, but more bytes could make it so */
-	CONTROL_FRAGMENT_INVALID,  /* no continuation can make it valid */
+	CONTROL_FRAGMENT_INVALID,  /* no continuation can make it valid, but for
+				    * one case taken as invalid on purpose: a
+				    * first word naming nothing at the top
+				    * ("garbage") that a glob character could
+				    * still follow ("garbage*") */
 };
 
 /* Classify `len` bytes (no newline) as the start of a pattern line. */
