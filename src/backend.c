@@ -25,6 +25,20 @@ struct backend {
 	const char *netbox_token;   /* borrowed; may be NULL */
 };
 
+/* The first URL a fetch asked for, per thread (a fetch runs on one). */
+static GPrivate first_request = G_PRIVATE_INIT(g_free);
+
+static void note_request(const char *url)
+{
+	if (g_private_get(&first_request) == NULL)
+		g_private_replace(&first_request, g_strdup(url));
+}
+
+const char *backend_fetch_request(void)
+{
+	return g_private_get(&first_request);
+}
+
 void backend_set_netbox(struct backend *backend, const char *url, const char *token)
 {
 	backend->netbox_url = url;
@@ -241,6 +255,7 @@ static json_object *get_json_url(struct backend *backend, const char *service, c
 	if (g_strcmp0(service, "placement") == 0 && backend->placement_major > 0)
 		version_header = g_strdup_printf("OpenStack-API-Version: placement %d.%d",
 						 backend->placement_major, backend->placement_minor);
+	note_request(url);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		g_autoptr(secret_string) token = os_auth_token(backend->auth, error);
 
@@ -581,6 +596,8 @@ static json_object *fetch_netbox(struct backend *backend, const char *name, GErr
 						    NULL)
 				      : NULL;
 	const char *headers[] = { "Accept: application/json", auth_header, NULL };
+
+	note_request(url);
 	g_autoptr(http_response) response =
 		api_request(backend->api, "netbox", "GET", url, headers, NULL, error);
 
@@ -614,6 +631,7 @@ json_object *backend_fetch(struct backend *backend, enum data_class data_class, 
 {
 	int major, minor;
 
+	g_private_replace(&first_request, NULL);
 	if (data_class != CLASS_PROJECTS && data_class != CLASS_PLACEMENT &&
 	    data_class != CLASS_NETBOX && !compute_version(backend, &major, &minor, error))
 		return NULL;

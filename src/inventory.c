@@ -14,6 +14,10 @@ gpointer inventory_load(enum data_class data_class, const char *key, gsize *size
 		backend_fetch(inventory->backend, data_class, key, &local_error);
 	struct model *model = json ? model_build(data_class, json, &local_error) : NULL;
 
+	/* An answer the model rejects names its request, as fetch errors do. */
+	if (json != NULL && model == NULL && backend_fetch_request() != NULL)
+		g_prefix_error(&local_error, "GET %s: ", backend_fetch_request());
+
 	if (model == NULL) {
 		g_message("fetching %s failed: %s", what, local_error->message);
 		error_log_add(inventory->error_log, what, local_error);

@@ -35,6 +35,11 @@ struct backend *backend_new(struct api *api, struct os_auth *auth);
  * with `token` (may be NULL); both borrowed. Without it, CLASS_NETBOX
  * fetches fail with NOT_FOUND. */
 void backend_set_netbox(struct backend *backend, const char *url, const char *token);
+
+/* The first URL the calling thread's last backend_fetch() asked for (NULL
+ * if none), so that an answer rejected later can name its request. Valid
+ * until the thread's next fetch. */
+const char *backend_fetch_request(void);
 void backend_free(struct backend *backend);
 
 /* Fetch one data class. `key` is NULL for whole collections, the project

@@ -14,25 +14,45 @@ import threading
 from .base import ApiError, Reply
 from . import fleet as fleetmod
 
-FAIL_MODES = ("status", "garbage", "truncated", "hang", "drop")
+FAIL_MODES = ("status", "garbage", "truncated", "hang", "drop", "trickle", "shape", "huge")
+# `mode: shape` variants: how a good JSON answer is bent out of shape.
+SHAPES = ("missing-key", "null", "wrong-type", "not-object", "bad-items", "null-document")
+# Per-mode options of a failure rule: name -> (mode, default).
+MODE_OPTIONS = {"interval_ms": ("trickle", 1000), "shape": ("shape", "missing-key"),
+                "size_mb": ("huge", 50)}
+MAX_SIZE_MB = 1024
 LOG_SIZE = 10000
 
 
 class FailRule:
     """One armed failure: applies to the next `count` matching requests."""
 
-    def __init__(self, route, mode, status, count, body, headers):
+    def __init__(self, route, mode, status, count, body, headers, options=None):
         self.route = route
         self.mode = mode
         self.status = status
         self.count = count          # -1 = until cleared
         self.body = body
         self.headers = headers
-        self.active = True          # cleared rules release hung requests
+        self.options = dict(options or {})   # interval_ms, shape or size_mb of its mode
+        self.active = True          # cleared rules release hung and trickling requests
+
+    @property
+    def interval_ms(self):
+        return self.options.get("interval_ms", MODE_OPTIONS["interval_ms"][1])
+
+    @property
+    def shape(self):
+        return self.options.get("shape", MODE_OPTIONS["shape"][1])
+
+    @property
+    def size_mb(self):
+        return self.options.get("size_mb", MODE_OPTIONS["size_mb"][1])
 
     def describe(self):
         return {"route": self.route, "mode": self.mode, "status": self.status,
-                "count": self.count, "body": self.body, "headers": self.headers}
+                "count": self.count, "body": self.body, "headers": self.headers,
+                **self.options}
 
 
 class Control:
@@ -184,12 +204,13 @@ class Control:
                 isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in headers.items()):
             raise ApiError(400, "'headers' must be an object of strings")
         headers = {k: str(v) for k, v in headers.items()}
+        options = _mode_options(body, mode)
         with self.lock:
             self._clear_rules(route)
             if mode == "status" and status == 0 or count == 0:
                 pass
             else:
-                self.rules.append(FailRule(route, mode, status, count, raw, headers))
+                self.rules.append(FailRule(route, mode, status, count, raw, headers, options))
         return self._get_fail(req)
 
     def _tokens(self, req):
@@ -254,4 +275,33 @@ class Control:
 
     def _state(self, req):
         return Reply(200, self.cloud.state())
+
+
+def _mode_options(body, mode):
+    """The per-mode options of a /_fake/fail body, checked; each is only
+    allowed with its own mode, and a mode without its option gets the
+    default (filled in, so that GET /_fake/fail shows it)."""
+    options = {}
+    for name, (owner, default) in MODE_OPTIONS.items():
+        if name not in body:
+            if mode == owner:
+                options[name] = default
+            continue
+        if mode != owner:
+            raise ApiError(400, "'%s' goes with mode '%s' only" % (name, owner))
+        value = body[name]
+        if name == "interval_ms":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not 0 < value <= 60000:
+                raise ApiError(400, "'interval_ms' must be a number of milliseconds, "
+                                    "more than 0 and at most 60000")
+        elif name == "shape":
+            if value not in SHAPES:
+                raise ApiError(400, "'shape' must be one of %s" % ", ".join(SHAPES))
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not 0 < value <= MAX_SIZE_MB:
+            raise ApiError(400, "'size_mb' must be a number of MiB, more than 0 and at "
+                                "most %d" % MAX_SIZE_MB)
+        options[name] = value
+    return options
 

@@ -348,6 +348,113 @@ def test_injection(c, cloud):
     check("reset", counts == {} and rules == [], (counts, rules))
 
 
+def _raw_get(cloud, path, token, timeout=10):
+    """(status, headers, socket file) of a GET whose body is read by hand."""
+    conn = http.client.HTTPConnection("127.0.0.1", cloud.port, timeout=timeout)
+    conn.request("GET", path, headers={"Accept": "application/json", "X-Auth-Token": token})
+    return conn, conn.getresponse()
+
+
+def test_fault_modes(c, cloud):
+    """trickle, shape and huge, and their options' validation."""
+    c.json("POST", "/_fake/reset", {})
+    path = "/compute/v2.1/os-aggregates"
+    s, _, good = c.call("GET", path)
+    check("fault modes baseline", s == 200 and _is_json(good), s)
+
+    # trickle: headers at once, then a byte per interval; clearing sends the rest
+    _, _, rules = c.json("POST", "/_fake/fail", {"route": "compute.aggregates",
+                                                 "mode": "trickle", "count": -1,
+                                                 "interval_ms": 100})
+    check("trickle rule listed", rules and rules[0]["mode"] == "trickle" and
+          rules[0]["interval_ms"] == 100, rules)
+    t0 = time.monotonic()
+    conn, resp = _raw_get(cloud, path, c.token)
+    headers_s = time.monotonic() - t0
+    check("trickle headers at once", resp.status == 200 and headers_s < 0.5 and
+          int(resp.getheader("Content-Length")) == len(good), (resp.status, headers_s))
+    first = resp.read(3)
+    early_s = time.monotonic() - t0
+    check("trickle first bytes slowly", first == good[:3] and 0.15 <= early_s < 1.5, early_s)
+    c.json("POST", "/_fake/fail", {"route": "compute.aggregates", "status": 0})
+    rest = resp.read()
+    conn.close()
+    check("trickle cleared: the rest at once", first + rest == good and
+          time.monotonic() - t0 < 2.0, (len(first + rest), len(good)))
+    c.json("POST", "/_fake/fail", {"route": "identity.version", "mode": "trickle",
+                                   "count": 1, "interval_ms": 1})
+    s, _, raw = c.call("GET", "/identity/v3", auth=False)
+    check("trickle fast interval completes", s == 200 and _is_json(raw), (s, raw[:80]))
+    c.json("POST", "/_fake/fail", {"route": "compute.aggregates", "mode": "trickle",
+                                   "count": 1, "interval_ms": 1000})
+    conn, resp = _raw_get(cloud, path, c.token)
+    resp.read(1)
+    conn.close()                      # the client gives up mid-body
+
+    def trickle_logged():
+        log = c.json("GET", "/_fake/requests")[2]
+        return [e for e in log if e["route"] == "compute.aggregates"]
+    deadline = time.monotonic() + 3
+    while len(trickle_logged()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    check("trickle ends when the client goes", len(trickle_logged()) == 3,
+          trickle_logged())
+
+    # shape: valid JSON of the wrong shape, status 200
+    expected = {
+        "missing-key": lambda d: isinstance(d, dict) and "aggregates" not in d,
+        "null": lambda d: d == {"aggregates": None},
+        "wrong-type": lambda d: isinstance(d["aggregates"], dict) and
+        list(d["aggregates"].values()) == json.loads(good)["aggregates"],
+        "not-object": lambda d: d == json.loads(good)["aggregates"],
+        "bad-items": lambda d: len(d["aggregates"]) == len(json.loads(good)["aggregates"]) and
+        not any(isinstance(x, dict) for x in d["aggregates"]),
+        "null-document": lambda d: d is None,
+    }
+    for shape, ok in expected.items():
+        c.json("POST", "/_fake/fail", {"route": "compute.aggregates", "mode": "shape",
+                                       "shape": shape, "count": 1})
+        s, h, raw = c.call("GET", path)
+        try:
+            doc, parsed = json.loads(raw), True
+        except ValueError:
+            doc, parsed = None, False
+        check("shape %s" % shape, s == 200 and parsed and ok(doc) and
+              h.get("Content-Type") == "application/json", (s, raw[:120]))
+    c.json("POST", "/_fake/fail", {"route": "compute.aggregates", "mode": "shape", "count": 1})
+    _, _, rules = c.json("GET", "/_fake/fail")
+    shape_rules = [r for r in rules if r["route"] == "compute.aggregates"]
+    check("shape defaults to missing-key", len(shape_rules) == 1 and
+          shape_rules[0].get("shape") == "missing-key", rules)
+    c.json("POST", "/_fake/fail", {"route": "compute.aggregates", "status": 0})
+
+    # huge: the real answer padded to size_mb MiB, still valid JSON
+    c.json("POST", "/_fake/fail", {"route": "compute.aggregates", "mode": "huge",
+                                   "size_mb": 2, "count": 1})
+    s, h, raw = c.call("GET", path)
+    doc = json.loads(raw) if _is_json(raw) else {}
+    check("huge size", s == 200 and len(raw) == 2 * 1024 * 1024 and
+          int(h.get("Content-Length", 0)) == len(raw), (s, len(raw)))
+    check("huge keeps the answer", doc.get("aggregates") == json.loads(good)["aggregates"] and
+          set(doc.get("fakecloud_padding", "")) == {"x"}, sorted(doc))
+    c.json("POST", "/_fake/fail", {"route": "compute.aggregates", "mode": "huge",
+                                   "size_mb": 0.25, "count": 1})
+    s, _, raw = c.call("GET", path)
+    check("huge fraction of a MiB", s == 200 and len(raw) == 256 * 1024 and _is_json(raw),
+          len(raw))
+
+    # option validation
+    for body, what in (({"mode": "shape", "shape": "round"}, "unknown shape"),
+                       ({"mode": "status", "interval_ms": 5}, "option of another mode"),
+                       ({"mode": "trickle", "interval_ms": 0}, "interval 0"),
+                       ({"mode": "huge", "size_mb": 0}, "size 0"),
+                       ({"mode": "huge", "size_mb": 4096}, "size too big"),
+                       ({"mode": "huge", "size_mb": True}, "size not a number")):
+        s, _, d = c.json("POST", "/_fake/fail", dict(body, route="compute.aggregates"))
+        check("fail option %s is 400" % what, s == 400 and "error" in d, (s, d))
+    c.json("POST", "/_fake/reset", {})
+
+
 def _is_json(raw):
     try:
         json.loads(raw)
@@ -724,7 +831,8 @@ def main():
     c = Client(cloud)
     try:
         for test in (test_identity, test_paging, test_microversions, test_auth,
-                     test_injection, test_mutations, test_bad_input, test_netbox):
+                     test_injection, test_fault_modes, test_mutations, test_bad_input,
+                     test_netbox):
             try:
                 test(c, cloud)
             except Exception as exc:  # noqa: BLE001 - report and carry on

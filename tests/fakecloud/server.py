@@ -16,6 +16,7 @@ Every service request goes: resolve route name -> count -> injected latency
 """
 
 import http.server
+import json
 import secrets
 import select
 import socket
@@ -221,7 +222,6 @@ class FakeCloud:
         if delay:
             self._stopping.wait(delay / 1000.0)
         rule = self.control.take_failure(name)
-        truncate = False
         reply = None
         if rule is not None:
             if rule.mode == "drop":
@@ -234,16 +234,23 @@ class FakeCloud:
             elif rule.mode == "garbage":
                 reply = Reply(rule.status or 200, rule.body.encode() if rule.body else GARBAGE,
                               dict(rule.headers, **{"Content-Type": "application/json"}))
-            elif rule.mode == "truncated":
-                truncate = True
-            else:
+            elif rule.mode == "status":
                 reply = self._injected(svc, req, rule)
         if reply is None:
             reply = self._run(svc, route, req)
         data, ctype = reply.encoded()
-        if truncate and data:
+        mode = rule.mode if rule is not None else None
+        if mode == "truncated" and data:
             data = data[:max(1, len(data) // 2)]
-        self._send(handler, reply, data, ctype)
+        elif mode == "shape":
+            data, ctype = reshape(data, rule.shape), "application/json"
+            reply.headers["Content-Type"] = ctype
+        elif mode == "huge":
+            data = pad_json(data, int(rule.size_mb * MIB))
+        if mode == "trickle":
+            self._trickle(handler, reply, data, ctype, rule)
+        else:
+            self._send(handler, reply, data, ctype)
         return reply.status
 
     def _injected(self, svc, req, rule):
@@ -274,6 +281,48 @@ class FakeCloud:
                     return False
                 if readable:
                     time.sleep(HANG_POLL)
+            except (OSError, ValueError):
+                return False
+        return True
+
+    def _trickle(self, handler, reply, data, ctype, rule):
+        """Send the headers at once, then the body one byte per interval;
+        the rest goes at once when the rule is cleared. Stops when the
+        client goes or the server stops."""
+        if handler.command == "HEAD" or not data:
+            self._send(handler, reply, data, ctype)
+            return
+        try:
+            self._send_headers(handler, reply, len(data), ctype)
+            for i in range(len(data)):
+                if not rule.active:
+                    handler.wfile.write(data[i:])
+                    break
+                handler.wfile.write(data[i:i + 1])
+                if i + 1 < len(data) and not self._pause(handler, rule, rule.interval_ms / 1000.0):
+                    handler.close_connection = True
+                    return
+            handler.wfile.flush()
+        except (ConnectionError, OSError):
+            handler.close_connection = True
+
+    def _pause(self, handler, rule, seconds):
+        """Wait up to `seconds` (less if the rule is cleared meanwhile);
+        False when the server stops or the client hangs up."""
+        end = time.monotonic() + seconds
+        sock = handler.connection
+        while rule.active:
+            left = end - time.monotonic()
+            if left <= 0:
+                return True
+            if self._stopping.is_set():
+                return False
+            try:
+                readable, _, _ = select.select([sock], [], [], min(left, HANG_POLL))
+                if readable and not sock.recv(1, socket.MSG_PEEK):
+                    return False
+                if readable:
+                    time.sleep(min(left, HANG_POLL))
             except (OSError, ValueError):
                 return False
         return True
@@ -310,18 +359,22 @@ class FakeCloud:
         svc.after(req, reply)
         return reply
 
+    @staticmethod
+    def _send_headers(handler, reply, length, ctype):
+        handler.send_response(reply.status)
+        headers = dict(reply.headers)
+        if ctype and "Content-Type" not in headers:
+            headers["Content-Type"] = ctype
+        for k, v in headers.items():
+            handler.send_header(k, v)
+        handler.send_header("Content-Length", str(length))
+        handler.end_headers()
+
     def _send(self, handler, reply, data=None, ctype=None):
         if data is None:
             data, ctype = reply.encoded()
         try:
-            handler.send_response(reply.status)
-            headers = dict(reply.headers)
-            if ctype and "Content-Type" not in headers:
-                headers["Content-Type"] = ctype
-            for k, v in headers.items():
-                handler.send_header(k, v)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
+            self._send_headers(handler, reply, len(data), ctype)
             if handler.command != "HEAD" and data:
                 handler.wfile.write(data)
             handler.wfile.flush()
@@ -359,6 +412,90 @@ class FakeCloud:
                            "without_device": [x.hypervisor_hostname for x in f.hosts
                                               if x.service_host not in f.devices]},
             }
+
+
+MIB = 1024 * 1024
+# What `mode: shape, shape: bad-items` puts in place of each item, in turn.
+BAD_ITEMS = (None, 42, "fakecloud: not an item", [], True)
+
+
+def _main_key(doc):
+    """The member of an answer that holds its data: the first whose value
+    is a list or an object ("flavors", "hypervisors", "quota_set"), else the
+    first member; None for an empty object."""
+    for key, value in doc.items():
+        if isinstance(value, (list, dict)):
+            return key
+    return next(iter(doc), None)
+
+
+def _wrong_type(value):
+    """A list as an object (keyed "0", "1", ...), an object as the list of
+    its values, anything else in a list."""
+    if isinstance(value, list):
+        return {str(i): v for i, v in enumerate(value)}
+    if isinstance(value, dict):
+        return list(value.values())
+    return [value]
+
+
+def _bad_items(value):
+    if isinstance(value, list):
+        return [BAD_ITEMS[i % len(BAD_ITEMS)] for i in range(len(value))]
+    if isinstance(value, dict):
+        return {k: BAD_ITEMS[i % len(BAD_ITEMS)] for i, k in enumerate(value)}
+    return BAD_ITEMS[0]
+
+
+def reshape(data, shape):
+    """The JSON answer `data` (bytes) bent into valid JSON of the wrong
+    shape (README: `mode: shape`). A body that is not JSON is taken as the
+    string it holds."""
+    try:
+        doc = json.loads(data) if data else None
+    except ValueError:
+        doc = data.decode("utf-8", "replace")
+    if shape == "null-document":
+        return b"null"
+    if isinstance(doc, dict):
+        key = _main_key(doc)
+        value = doc.get(key) if key is not None else None
+    else:
+        key, value, doc = None, doc, {}
+    if shape == "not-object":
+        out = value if isinstance(value, list) else [value]
+    else:
+        out = dict(doc)
+        if key is None and shape != "missing-key":
+            key = "fakecloud"
+        if shape == "missing-key":
+            out.pop(key, None)
+        elif shape == "null":
+            out[key] = None
+        elif shape == "wrong-type":
+            out[key] = _wrong_type(value)
+        elif shape == "bad-items":
+            out[key] = _bad_items(value)
+    return json.dumps(out).encode()
+
+
+def pad_json(data, size):
+    """`data` grown to `size` bytes and still the same JSON: an object gets
+    a member "fakecloud_padding" (a string of "x"), anything else trailing
+    spaces. Longer bodies stay as they are."""
+    if len(data) >= size:
+        return data
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and "fakecloud_padding" not in doc:
+        doc["fakecloud_padding"] = ""
+        base = json.dumps(doc).encode()
+        if len(base) <= size:
+            # '"fakecloud_padding": ""}' ends the document: fill the quotes.
+            return base[:-2] + b"x" * (size - len(base)) + base[-2:]
+    return data + b" " * (size - len(data))
 
 
 def _read_body(handler):
