@@ -117,3 +117,21 @@ def test_aggregate_hosts_file_escapes_members_one_per_line(mount, private_cloud)
     data = json.loads(m.read("hosts/odd%0Asvc%2F1/hypervisor.json"))
     assert data["hypervisor_hostname"] == "odd-node.example.net"
     assert m.lines("hosts/odd-node.example.net/aggregates") == ["maintenance"]
+
+
+def test_a_4k_name_and_a_name_that_differs_only_after_255_bytes(mount, private_cloud):
+    # Two 4 KiB names sharing their first 4000 bytes: each gets its own
+    # file name within 255 bytes, and each resolves to its own object.
+    first, second = "a" * 4000 + "-one", "a" * 4000 + "-two"
+    for i, name in enumerate((first, second)):
+        private_cloud.hosts({"add": name, "service_host": "long-svc-%d" % i,
+                             "aggregate": False})
+    m = mount(cloud=private_cloud)
+    long_names = [n for n in m.listdir("hosts") if n.startswith("aaaa")]
+    assert len(long_names) == 2 and len(set(long_names)) == 2
+    got = set()
+    for name in long_names:
+        assert len(name.encode()) <= 255
+        os.stat(m.path("hosts/" + name))
+        got.add(json.loads(m.read("hosts/%s/hypervisor.json" % name))["hypervisor_hostname"])
+    assert got == {first, second}
