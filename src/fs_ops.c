@@ -296,6 +296,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EACCES);
 		return;
 	}
+	tree_note_write(fs->tree);
 	g_autoptr(GString) apply =
 		write_lines_feed(fs->write_lines, path, writer, (guint64)off, buf, size);
 
@@ -308,12 +309,11 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (apply->len > 0 && fs->notify != NULL &&
 	    !fs_notify_flush(fs->notify, FS_NOTIFY_FLUSH_MS))
 		g_message("kernel invalidations still queued after %d ms", FS_NOTIFY_FLUSH_MS);
+	/* The kernel copied the written bytes into this inode's pages. They
+	 * are not dropped here: an invalidation waits for the page locks the
+	 * writer holds across its next write, which waits for our flush.
+	 * tree_note_write() gave the file a new inode instead. */
 	fuse_reply_write(req, size);
-	/* The kernel copied the written bytes into this inode's pages: drop
-	 * them. Only after the reply, as the writer holds those pages locked
-	 * until it has it. */
-	if (fs->notify != NULL)
-		fs_notify_inode(fs->notify, ino);
 }
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -1,12 +1,14 @@
 /* main: options -> config, modules built bottom-up, mount, loop, and
  * teardown in reverse. Owns the lifetime of every module. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <fuse_lowlevel.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "build_config.h"
@@ -122,6 +124,57 @@ static const char *config_file_arg(int argc, char **argv)
 			break;
 	}
 	return path;
+}
+
+/* Whether /proc/self/mounts has an infrafs mount at `path` (resolved). */
+static gboolean infrafs_mounted_at(const char *path)
+{
+	g_autofree char *mounts = NULL;
+
+	if (!g_file_get_contents("/proc/self/mounts", &mounts, NULL, NULL))
+		return FALSE;
+	g_auto(GStrv) lines = g_strsplit(mounts, "\n", -1);
+
+	for (char **line = lines; *line != NULL; line++) {
+		g_auto(GStrv) fields = g_strsplit(*line, " ", 4);
+
+		if (g_strv_length(fields) < 3 || !g_str_has_prefix(fields[2], "fuse.infrafs"))
+			continue;
+		/* The kernel writes spaces and the like as octal escapes. */
+		g_autofree char *where = g_strcompress(fields[1]);
+
+		if (g_strcmp0(where, path) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* A mount point must be a directory, and not one infrafs already serves:
+ * mounting on a file gives a tree nobody can use, and over another infrafs
+ * hides it while its daemon runs on. */
+static gboolean check_mount_point(const char *mountpoint, GError **error)
+{
+	struct stat st;
+	g_autofree char *resolved = realpath(mountpoint, NULL);
+
+	if (stat(mountpoint, &st) != 0) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG, "mount point %s: %s",
+			    mountpoint, g_strerror(errno));
+		return FALSE;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    "mount point %s: not a directory", mountpoint);
+		return FALSE;
+	}
+	if (resolved != NULL && infrafs_mounted_at(resolved)) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
+			    "mount point %s: infrafs is already mounted there "
+			    "(unmount it first: fusermount3 -u %s)",
+			    mountpoint, mountpoint);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* fuse_opt callback: take infrafs's own -o options, leave the rest to libfuse. */
@@ -340,6 +393,10 @@ int main(int argc, char *argv[])
 	}
 	if (cmdline.mountpoint == NULL) {
 		fprintf(stderr, "infrafs: no mount point given (see infrafs --help)\n");
+		goto out_args;
+	}
+	if (!check_mount_point(cmdline.mountpoint, &error)) {
+		fprintf(stderr, "infrafs: %s\n", error->message);
 		goto out_args;
 	}
 	/* Before reading the configuration, whose source is logged. */

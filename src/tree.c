@@ -34,6 +34,7 @@ struct tree {
 	gpointer changed_data;
 	struct warm *warm;            /* borrowed; NULL without a warmer */
 	const struct request_counts *requests; /* borrowed; may be NULL */
+	gint write_generation;        /* control writes so far (atomic) */
 	struct api *api;              /* borrowed; may be NULL */
 	gint64 mount_wall_us;
 };
@@ -790,6 +791,12 @@ static void fill_attr(struct walk *walk, struct tree_attr *attr)
 		 * here. */
 		attr->version = walk->node.version ? walk->node.version
 						   : model_hash_bytes(walk->node.content, 0);
+		/* A write leaves its bytes in the kernel's pages of the file it
+		 * went to: after one, a writable file is a new inode, whatever
+		 * its content. */
+		if (walk->node.writable)
+			attr->version ^= (guint64)g_atomic_int_get(&walk->tree->write_generation) *
+					 G_GUINT64_CONSTANT(0x9e3779b97f4a7c15);
 		/* 0 means "unversioned". */
 		attr->version |= attr->version == 0;
 	}
@@ -828,6 +835,11 @@ void tree_set_warm(struct tree *tree, struct warm *warm)
 void tree_set_request_counts(struct tree *tree, const struct request_counts *requests)
 {
 	tree->requests = requests;
+}
+
+void tree_note_write(struct tree *tree)
+{
+	g_atomic_int_inc(&tree->write_generation);
 }
 
 void tree_set_api(struct tree *tree, struct api *api)
@@ -1315,6 +1327,12 @@ enum control_fragment tree_write_fragment(const char *path, const char *data, gs
 gboolean tree_write(struct tree *tree, const char *path, const char *data, gsize len,
 		    GError **error)
 {
+	/* Every control file takes text: a NUL would cut what is parsed short
+	 * of what was written. */
+	if (memchr(data, '\0', len) != NULL && tree_is_writable(tree, path)) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_INVALID, "write contains a NUL byte");
+		return FALSE;
+	}
 	if (g_strcmp0(path, ".infrafs/invalidate") == 0)
 		return expire_patterns(tree, data, len, FALSE, error);
 	if (g_strcmp0(path, ".infrafs/refresh") == 0)

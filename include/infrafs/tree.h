@@ -107,6 +107,11 @@ enum control_fragment tree_write_fragment(const char *path, const char *data, gs
  * "infrafs" for paths of infrafs's own. */
 GHashTable *tree_xattrs(struct tree *tree, const char *path, GError **error);
 
+/* A write reached a control file (applied or not): its bytes sit in the
+ * kernel's pages of that file's inode, so the writable files take new
+ * versions (new inodes), and the next lookup drops those pages with them. */
+void tree_note_write(struct tree *tree);
+
 /* Whether `path` is a control file that accepts writes. */
 gboolean tree_is_writable(struct tree *tree, const char *path);
 
