@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <string.h>
 
+/* "Forget `name` in directory `parent`": the only notice infrafs sends.
+ * Dropping names is enough, since new content comes with a new inode; an
+ * inode invalidation could also wait on page locks a writer holds. */
 struct notice {
-	fuse_ino_t ino;      /* the inode, or the parent for an entry notice */
-	char *name;          /* NULL for an inode notice */
+	fuse_ino_t parent;
+	char *name;
 };
 
 struct fs_notify {
@@ -15,15 +18,15 @@ struct fs_notify {
 	GMutex lock;          /* guards everything below */
 	GCond changed;        /* work queued, work done, or stopping */
 	GQueue queue;         /* struct notice* */
-	GHashTable *pending;  /* "ino/name" keys of queued notices, to merge */
+	GHashTable *pending;  /* "parent/name" keys of queued notices, to merge */
 	guint64 queued;       /* notices ever queued */
 	guint64 sent;         /* notices ever taken and sent */
 	gboolean stopping;
 };
 
-static char *notice_key(fuse_ino_t ino, const char *name)
+static char *notice_key(fuse_ino_t parent, const char *name)
 {
-	return g_strdup_printf("%" G_GUINT64_FORMAT "/%s", (guint64)ino, name ? name : "");
+	return g_strdup_printf("%" G_GUINT64_FORMAT "/%s", (guint64)parent, name);
 }
 
 static void notice_free(struct notice *notice)
@@ -34,17 +37,13 @@ static void notice_free(struct notice *notice)
 
 static void send_notice(struct fuse_session *session, const struct notice *notice)
 {
-	int result;
+	int result = fuse_lowlevel_notify_inval_entry(session, notice->parent, notice->name,
+						      strlen(notice->name));
 
-	if (notice->name == NULL)
-		result = fuse_lowlevel_notify_inval_inode(session, notice->ino, 0, 0);
-	else
-		result = fuse_lowlevel_notify_inval_entry(session, notice->ino, notice->name,
-							  strlen(notice->name));
 	/* ENOENT: the kernel had nothing cached; ENODEV/EBADF: unmounting. */
 	if (result != 0 && result != -ENOENT && result != -ENODEV && result != -EBADF)
-		g_message("kernel invalidation of inode %" G_GUINT64_FORMAT " failed: %s",
-			  (guint64)notice->ino, g_strerror(-result));
+		g_message("kernel invalidation of %s in inode %" G_GUINT64_FORMAT " failed: %s",
+			  notice->name, (guint64)notice->parent, g_strerror(-result));
 }
 
 static gpointer notify_thread(gpointer data)
@@ -59,7 +58,7 @@ static gpointer notify_thread(gpointer data)
 			g_cond_wait(&notify->changed, &notify->lock);
 			continue;
 		}
-		g_autofree char *key = notice_key(notice->ino, notice->name);
+		g_autofree char *key = notice_key(notice->parent, notice->name);
 
 		g_hash_table_remove(notify->pending, key);
 		g_mutex_unlock(&notify->lock);
@@ -102,9 +101,9 @@ void fs_notify_free(struct fs_notify *notify)
 	g_free(notify);
 }
 
-static void enqueue(struct fs_notify *notify, fuse_ino_t ino, const char *name)
+static void enqueue(struct fs_notify *notify, fuse_ino_t parent, const char *name)
 {
-	char *key = notice_key(ino, name);
+	char *key = notice_key(parent, name);
 
 	g_mutex_lock(&notify->lock);
 	if (g_hash_table_contains(notify->pending, key)) {
@@ -112,7 +111,7 @@ static void enqueue(struct fs_notify *notify, fuse_ino_t ino, const char *name)
 	} else {
 		struct notice *notice = g_new0(struct notice, 1);
 
-		notice->ino = ino;
+		notice->parent = parent;
 		notice->name = g_strdup(name);
 		g_hash_table_add(notify->pending, key);
 		g_queue_push_tail(&notify->queue, notice);
@@ -120,11 +119,6 @@ static void enqueue(struct fs_notify *notify, fuse_ino_t ino, const char *name)
 		g_cond_broadcast(&notify->changed);
 	}
 	g_mutex_unlock(&notify->lock);
-}
-
-void fs_notify_inode(struct fs_notify *notify, fuse_ino_t ino)
-{
-	enqueue(notify, ino, NULL);
 }
 
 void fs_notify_entry(struct fs_notify *notify, fuse_ino_t parent, const char *name)

@@ -411,8 +411,7 @@ static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 			 * passed bare (their lookup fetches: `ls` must not), and so
 			 * is an entry whose attributes fail; all are looked up when
 			 * used. */
-			if (inode_table_find(fs->inodes, path) == 0 &&
-			    !(dirent->kind == TREE_FILE && g_str_has_prefix(handle->path, "live")) &&
+			if (inode_table_find(fs->inodes, path) == 0 && !dirent->fetched_at_lookup &&
 			    tree_lookup(fs->tree, path, &attr, &content, &error))
 				make_entry(fs, path, &attr, content, &entry);
 		}

@@ -95,6 +95,7 @@ static void add_entry(struct walk *walk, const char *name, enum tree_kind kind)
 
 	dirent->name = g_strdup(name);
 	dirent->kind = kind;
+	dirent->fetched_at_lookup = walk->live && kind == TREE_FILE;
 	g_ptr_array_add(walk->node.entries, dirent);
 }
 

@@ -1,7 +1,7 @@
-/* fs_notify: tells the kernel to forget cached attributes, pages and names.
+/* fs_notify: tells the kernel to forget names it has cached.
  *
  * Notifications are queued (duplicates merged) and sent by one thread of
- * their own: calling fuse_lowlevel_notify_inval_* from a request handler,
+ * their own: calling fuse_lowlevel_notify_inval_entry from a request handler,
  * or while holding a lock a handler needs, can deadlock the kernel against
  * the daemon. Errors such as ENOENT (the kernel had nothing cached) and
  * ENODEV (unmounting) are expected and ignored. Thread-safe. */
@@ -17,9 +17,6 @@ struct fs_notify *fs_notify_new(struct fuse_session *session);
 
 /* Stops the thread; queued notifications are dropped. */
 void fs_notify_free(struct fs_notify *notify);
-
-/* Queue "forget the attributes and pages of `ino`". */
-void fs_notify_inode(struct fs_notify *notify, fuse_ino_t ino);
 
 /* Queue "forget the name `name` in directory `parent`". */
 void fs_notify_entry(struct fs_notify *notify, fuse_ino_t parent, const char *name);

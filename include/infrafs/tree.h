@@ -42,6 +42,7 @@ struct tree_attr {
 struct tree_dirent {
 	char *name;
 	enum tree_kind kind;
+	gboolean fetched_at_lookup; /* a file under /live: looking it up fetches */
 };
 
 /* Told the globs of paths whose data changed or expired (control_glob_contains

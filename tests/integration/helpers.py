@@ -516,6 +516,10 @@ class Mount:
     def text(self, rel):
         return self.read(rel).decode()
 
+    def stats(self):
+        """.infrafs/stats.json, parsed (reading it costs a few kernel requests)."""
+        return json.loads(self.read(".infrafs/stats.json"))
+
     def lines(self, rel):
         return self.text(rel).splitlines()
 

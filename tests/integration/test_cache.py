@@ -3,7 +3,6 @@ inside the TTL, one refetch after it, and .infrafs/invalidate (globs,
 exact request counts, and malformed writes that change nothing)."""
 
 import errno
-import json
 import os
 import threading
 import time
@@ -188,9 +187,6 @@ def test_invalidate_written_without_final_newline_applies_at_the_write(mount, cl
         os.close(fd)
 
 
-def kernel_requests(m):
-    return json.loads(m.text(".infrafs/stats.json"))["kernel_requests"]
-
 
 def test_warm_reads_and_stats_send_the_daemon_no_request(mount, hosts):
     # The fast path: the kernel opens files without asking (no open, no
@@ -203,13 +199,13 @@ def test_warm_reads_and_stats_send_the_daemon_no_request(mount, hosts):
         # The first stat after a file's first read asks once: the kernel
         # marks the access time unknown whenever it had to read pages.
         m.stat(rel)
-    first = kernel_requests(m)
-    second = kernel_requests(m)
+    first = m.stats()["kernel_requests"]
+    second = m.stats()["kernel_requests"]
     for _ in range(20):
         for rel in rels:
             m.read(rel)
             m.stat(rel)
-    third = kernel_requests(m)
+    third = m.stats()["kernel_requests"]
     # Reading stats.json costs a few requests itself (a lookup, and a
     # getattr at each EOF of a file with no attribute timeout), give or
     # take one; the 120 warm calls add none.

@@ -29,8 +29,6 @@ import subprocess
 
 import pytest
 
-import helpers
-
 OPENSTACK = "/usr/bin/openstack"
 CLI_TIMEOUT_S = 120.0
 

@@ -215,7 +215,7 @@ def test_with_allow_other_another_user_cannot_use_the_control_files(open_mount, 
     m.read("hosts.json")
     m.read("flavors.json")
     ttl_before = m.text(".infrafs/ttl")
-    kernel_before = json.loads(m.read(".infrafs/stats.json"))["kernel_requests"]
+    kernel_before = m.stats()["kernel_requests"]
     before = cloud.counts()
     steps = denied_steps(m) + [
         ["create", m.path("new-file"), None],
@@ -228,7 +228,7 @@ def test_with_allow_other_another_user_cannot_use_the_control_files(open_mount, 
                if outcome != "EACCES"]
     assert not refused, "not refused with EACCES: %r" % refused
     # The kernel refused them: no write reached infrafs, and nothing changed.
-    kernel_after = json.loads(m.read(".infrafs/stats.json"))["kernel_requests"]
+    kernel_after = m.stats()["kernel_requests"]
     assert kernel_after["write"] == kernel_before["write"]
     assert m.text(".infrafs/ttl") == ttl_before
     assert m.lines(".infrafs/warm") == ["state off"]

@@ -3,7 +3,6 @@ the background, never faster than -o warm_rate; .infrafs/warm shows its
 progress and takes start and stop."""
 
 import errno
-import json
 import time
 
 from helpers import counts_delta, errno_of, wait_until
@@ -77,9 +76,6 @@ def test_warm_rejects_other_words(mount):
     assert errno_of(m.write_control, "warm", "go\n") == errno.EINVAL
 
 
-def hosts_stats(m):
-    return json.loads(m.text(".infrafs/stats.json"))["classes"]["hosts"]
-
 
 def test_a_path_read_over_and_over_is_refreshed_before_it_expires(mount, cloud):
     # The kernel serves a hot file by itself, so infrafs cannot see it is
@@ -90,14 +86,14 @@ def test_a_path_read_over_and_over_is_refreshed_before_it_expires(mount, cloud):
     host = m.listdir("hosts")[0]
     rel = "hosts/%s/state" % host
     m.read(rel)
-    before = hosts_stats(m)
+    before = m.stats()["classes"]["hosts"]
     deadline = time.monotonic() + 5.0
     reads = 0
     while time.monotonic() < deadline:
         m.read(rel)
         reads += 1
         time.sleep(0.02)  # a reader's pace, not synchronisation
-    after = hosts_stats(m)
+    after = m.stats()["classes"]["hosts"]
     assert reads > 100
     assert after["refreshes"] - before["refreshes"] >= 2
     assert after["stale_served"] == before["stale_served"]
