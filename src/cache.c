@@ -211,17 +211,23 @@ static void enforce_bound(struct cache *cache)
 
 /* Publish a loaded value. Call with the lock held. */
 static void store_value(struct cache *cache, struct cache_entry *entry, gpointer data,
-			gsize size_bytes)
+			const struct cache_load *load)
 {
 	struct cache_value *value = g_atomic_rc_box_new0(struct cache_value);
 	gint64 now_us = clock_mono_us();
+	gint64 now_wall_us = clock_wall_us();
 	struct cache_class_stats *stats = &cache->stats[entry->data_class];
+	gsize size_bytes = load->size_bytes;
+	/* Data fetched earlier elsewhere is as old here as it is there. */
+	gint64 age_us = load->fetched_wall_us > 0
+				? CLAMP(now_wall_us - load->fetched_wall_us, 0, now_us)
+				: 0;
 
 	value->data = data;
 	value->free_data = cache->free_value;
 	value->size_bytes = size_bytes;
-	value->fetched_wall_us = clock_wall_us();
-	value->fetched_mono_us = now_us;
+	value->fetched_wall_us = now_wall_us - age_us;
+	value->fetched_mono_us = now_us - age_us;
 	value->ttl_s = &cache->ttl_s[entry->data_class];
 	if (entry->value != NULL && cache->differ != NULL &&
 	    cache->differ(entry->value->data, data))
@@ -235,11 +241,12 @@ static void store_value(struct cache *cache, struct cache_entry *entry, gpointer
 	g_clear_error(&entry->load_error);
 }
 
-/* Run the loader for `entry` as this reader. Call with the lock held; it is
- * dropped around the loader. Returns TRUE when a value was stored, with a
- * reference to it in *stored (if not NULL) taken before the memory bound
- * is enforced, which may drop it from the cache again. */
-static gboolean run_loader(struct cache *cache, struct cache_entry *entry,
+/* Run the loader for `entry` as this reader (`fresh_only` is passed on to
+ * it). Call with the lock held; it is dropped around the loader. Returns
+ * TRUE when a value was stored, with a reference to it in *stored (if not
+ * NULL) taken before the memory bound is enforced, which may drop it from
+ * the cache again. */
+static gboolean run_loader(struct cache *cache, struct cache_entry *entry, gboolean fresh_only,
 			   struct cache_value **stored_value, GError **error)
 {
 	struct cache_class_stats *stats = &cache->stats[entry->data_class];
@@ -247,14 +254,19 @@ static gboolean run_loader(struct cache *cache, struct cache_entry *entry,
 
 	/* Keep the old value: a failed fetch never replaces good data. */
 	g_autoptr(GError) load_error = NULL;
-	gsize size_bytes = 0;
+	struct cache_load load = {
+		.data_class = entry->data_class,
+		.key = entry->key,
+		.ttl_s = cache_get_ttl(cache, entry->data_class),
+		.grace_s = cache->grace_s[entry->data_class],
+		.fresh_only = fresh_only,
+	};
 
 	entry->loading = TRUE;
 	g_mutex_unlock(&cache->lock);
 
 	gint64 start_us = clock_mono_us();
-	gpointer data = cache->load(entry->data_class, entry->key, &size_bytes, &load_error,
-				    cache->user_data);
+	gpointer data = cache->load(&load, &load_error, cache->user_data);
 	gint64 elapsed_us = clock_mono_us() - start_us;
 
 	g_mutex_lock(&cache->lock);
@@ -281,7 +293,7 @@ static gboolean run_loader(struct cache *cache, struct cache_entry *entry,
 		cache->free_value(data);
 		g_clear_error(&entry->load_error);
 	} else {
-		store_value(cache, entry, data, size_bytes);
+		store_value(cache, entry, data, &load);
 		stored = TRUE;
 		if (stored_value != NULL)
 			*stored_value = cache_value_ref(entry->value);
@@ -338,7 +350,7 @@ static void refresh_entry(gpointer data, gpointer user_data)
 	g_mutex_lock(&cache->lock);
 	/* Claimed by refresh_in_background(); run_loader() sets it again. */
 	entry->loading = FALSE;
-	run_loader(cache, entry, NULL, &error);
+	run_loader(cache, entry, FALSE, NULL, &error);
 	GPtrArray *changes = take_changes(cache);
 
 	g_mutex_unlock(&cache->lock);
@@ -506,7 +518,8 @@ static struct cache_value *get_value(struct cache *cache, enum data_class data_c
 			}
 			continue;
 		}
-		if (run_loader(cache, entry, &result, &failure) && failure == NULL)
+		if (run_loader(cache, entry, mode != GET_CACHED, &result, &failure) &&
+		    failure == NULL)
 			break;
 		/* A live read whose fetch was discarded by an expiry fetches again. */
 		if (failure != NULL)

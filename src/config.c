@@ -114,6 +114,10 @@ void config_clear(struct config *config)
 	if (config->netbox_token != NULL)
 		memset(config->netbox_token, 0, strlen(config->netbox_token));
 	g_clear_pointer(&config->netbox_token, g_free);
+	redis_url_clear(&config->redis);
+	if (config->redis_password != NULL)
+		memset(config->redis_password, 0, strlen(config->redis_password));
+	g_clear_pointer(&config->redis_password, g_free);
 }
 
 static void take_env(char **field, const char *(*getenv_fn)(const char *), const char *name,
@@ -159,6 +163,7 @@ void config_load_env(struct config *config, const char *(*getenv_fn)(const char 
 		take_env(table[i].field, getenv_fn, table[i].name, table[i].legacy_name);
 	/* NetBox's token never comes from a file or the command line. */
 	take_env(&config->netbox_token, getenv_fn, "INFRAFS_NETBOX_TOKEN", "NETBOX_TOKEN");
+	take_env(&config->redis_password, getenv_fn, "INFRAFS_REDIS_PASSWORD", NULL);
 
 	/* OS_DOMAIN_* fills in missing user and project domains. */
 	const char *domain_name = getenv_fn("OS_DOMAIN_NAME");
@@ -287,6 +292,13 @@ gboolean config_set_option(struct config *config, const char *key, const char *v
 			config->netbox_url[strlen(config->netbox_url) - 1] = '\0';
 		return TRUE;
 	}
+	if (g_strcmp0(key, "redis") == 0) {
+		if (!redis_url_parse(value, &config->redis, error)) {
+			g_prefix_error(error, "option redis: ");
+			return FALSE;
+		}
+		return TRUE;
+	}
 	if (g_strcmp0(key, "retries") == 0) {
 		guint64 retries = 0;
 
@@ -386,6 +398,7 @@ static char *option_of(const char *group, const char *key)
 		{ "warm", "classes", "warm" },
 		{ "warm", "rate", "warm_rate" },
 		{ "netbox", "url", "netbox_url" },
+		{ "redis", "url", "redis" },
 	};
 	enum data_class data_class;
 
@@ -511,8 +524,8 @@ static gboolean load_key(struct config *config, GKeyFile *file, const char *grou
 gboolean config_load_file(struct config *config, const char *path, gboolean must_exist,
 			  GError **error)
 {
-	static const char *const groups[] = { "ttl", "grace", "cache", "api", "warm", "gpu", "netbox",
-					      NULL };
+	static const char *const groups[] = { "ttl", "grace", "cache", "api", "warm",
+					      "gpu", "netbox", "redis", NULL };
 	g_autoptr(GKeyFile) file = g_key_file_new();
 	g_autoptr(GError) local_error = NULL;
 
@@ -529,7 +542,7 @@ gboolean config_load_file(struct config *config, const char *path, gboolean must
 		if (!g_strv_contains(groups, *group)) {
 			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_CONFIG,
 				    "%s: [%s]: unknown section (expected ttl, grace, cache, api, "
-				    "warm, gpu or netbox)",
+				    "warm, gpu, netbox or redis)",
 				    path, *group);
 			return FALSE;
 		}

@@ -1,22 +1,135 @@
-/* inventory: backend -> model, for the cache (see infrafs/inventory.h). */
+/* inventory: backend (through the shared cache) -> model, for the cache
+ * (see infrafs/inventory.h). */
 #include "infrafs/inventory.h"
 
+#include "infrafs/clock.h"
 #include "infrafs/json_util.h"
 
-gpointer inventory_load(enum data_class data_class, const char *key, gsize *size_bytes,
-			GError **error, gpointer user_data)
+/* Polling Redis for another mount's fetch: first after 2 ms, then twice as
+ * long each time up to 50 ms. */
+#define INVENTORY_POLL_FIRST_US 2000
+#define INVENTORY_POLL_MAX_US 50000
+
+/* Where a backend answer goes besides the model: Redis, under `epoch`. */
+struct share {
+	gboolean enabled;
+	guint64 epoch;
+};
+
+/* Fetch from the backend and digest; with `share`, store the answer in
+ * Redis as well. */
+static struct model *load_from_backend(struct inventory *inventory,
+				       const struct cache_load *load, const struct share *share,
+				       GError **error)
 {
-	struct inventory *inventory = user_data;
-	g_autoptr(GError) local_error = NULL;
-	g_autofree char *what = key ? g_strdup_printf("%s/%s", classes_name(data_class), key)
-				    : g_strdup(classes_name(data_class));
+	gint64 started_wall_us = clock_wall_us();
 	g_autoptr(json_object) json =
-		backend_fetch(inventory->backend, data_class, key, &local_error);
-	struct model *model = json ? model_build(data_class, json, &local_error) : NULL;
+		backend_fetch(inventory->backend, load->data_class, load->key, error);
+	struct model *model = json ? model_build(load->data_class, json, error) : NULL;
 
 	/* An answer the model rejects names its request, as fetch errors do. */
 	if (json != NULL && model == NULL && backend_fetch_request() != NULL)
-		g_prefix_error(&local_error, "GET %s: ", backend_fetch_request());
+		g_prefix_error(error, "GET %s: ", backend_fetch_request());
+	if (model != NULL && share != NULL && share->enabled) {
+		gsize len = 0;
+		const char *text = json_object_to_json_string_length(json, JSON_C_TO_STRING_PLAIN,
+								     &len);
+		guint lifetime_ms = (load->ttl_s + load->grace_s) * 1000u;
+
+		/* Stamped with the start of the fetch: the data is at least that old. */
+		l2_store(inventory->l2, load->data_class, load->key, share->epoch,
+			 started_wall_us, text, len, lifetime_ms);
+	}
+	return model;
+}
+
+/* A model of a payload read from Redis, or NULL when it does not build. */
+static struct model *model_from_payload(struct inventory *inventory, enum data_class data_class,
+					GBytes *payload)
+{
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+	const char *data = g_bytes_get_data(payload, &len);
+	g_autoptr(json_object) json = json_util_parse(data, len, &error);
+	struct model *model = json ? model_build(data_class, json, &error) : NULL;
+
+	if (model == NULL) {
+		g_info("an entry of %s from redis does not build: %s", classes_name(data_class),
+		       error->message);
+		l2_note_rejected(inventory->l2);
+	}
+	return model;
+}
+
+static struct model *load_shared(struct inventory *inventory, struct cache_load *load,
+				 GError **error)
+{
+	struct l2 *l2 = inventory->l2;
+	gint64 max_age_us = load->fresh_only ? -1 : (gint64)load->ttl_s * G_USEC_PER_SEC * 9 / 10;
+	gint64 deadline_us = g_get_monotonic_time() + (gint64)inventory->l2_lock_ms * 1000;
+	gint64 pause_us = INVENTORY_POLL_FIRST_US;
+	gboolean waited = FALSE;
+
+	for (;;) {
+		g_autoptr(GBytes) payload = NULL;
+		gint64 fetched_wall_us = 0;
+		struct share share = { .enabled = TRUE };
+		enum l2_result found = l2_get(l2, load->data_class, load->key, max_age_us,
+					      &payload, &fetched_wall_us, &share.epoch);
+
+		if (found == L2_HIT) {
+			struct model *model = model_from_payload(inventory, load->data_class,
+								 payload);
+
+			if (model != NULL) {
+				load->fetched_wall_us = fetched_wall_us;
+				return model;
+			}
+			/* Unusable: fetch it anew, and replace it. */
+			max_age_us = -1;
+		}
+		if (found == L2_UNAVAILABLE)
+			return load_from_backend(inventory, load, NULL, error);
+
+		g_autofree char *token = NULL;
+		enum l2_result locked = l2_lock(l2, load->data_class, load->key,
+						inventory->l2_lock_ms, &token);
+
+		if (locked == L2_LOCKED) {
+			struct model *model = load_from_backend(inventory, load, &share, error);
+
+			l2_unlock(l2, load->data_class, load->key, token);
+			return model;
+		}
+		/* Data fetched now cannot come from someone else's fetch. */
+		if (locked == L2_UNAVAILABLE || load->fresh_only)
+			return load_from_backend(inventory, load, &share, error);
+		if (!waited) {
+			l2_note_lock_wait(l2);
+			waited = TRUE;
+		}
+		gint64 now_us = g_get_monotonic_time();
+
+		if (now_us >= deadline_us) {
+			l2_note_lock_timeout(l2);
+			return load_from_backend(inventory, load, &share, error);
+		}
+		g_usleep((gulong)MIN(pause_us, deadline_us - now_us));
+		pause_us = MIN(pause_us * 2, INVENTORY_POLL_MAX_US);
+	}
+}
+
+gpointer inventory_load(struct cache_load *load, GError **error, gpointer user_data)
+{
+	struct inventory *inventory = user_data;
+	g_autoptr(GError) local_error = NULL;
+	g_autofree char *what = load->key ? g_strdup_printf("%s/%s", classes_name(load->data_class),
+							    load->key)
+					  : g_strdup(classes_name(load->data_class));
+	/* A TTL of 0 means every read asks the backend: nothing to share. */
+	struct model *model = inventory->l2 != NULL && load->ttl_s > 0
+				      ? load_shared(inventory, load, &local_error)
+				      : load_from_backend(inventory, load, NULL, &local_error);
 
 	if (model == NULL) {
 		g_message("fetching %s failed: %s", what, local_error->message);
@@ -25,7 +138,7 @@ gpointer inventory_load(enum data_class data_class, const char *key, gsize *size
 		return NULL;
 	}
 	g_debug("fetched %s: %zu bytes", what, model->size_bytes);
-	*size_bytes = model->size_bytes;
+	load->size_bytes = model->size_bytes;
 	return model;
 }
 

@@ -22,6 +22,8 @@
 #include "infrafs/http.h"
 #include "infrafs/inode.h"
 #include "infrafs/inventory.h"
+#include "infrafs/l2.h"
+#include "infrafs/l2_format.h"
 #include "infrafs/log.h"
 #include "infrafs/os_auth.h"
 #include "infrafs/tree.h"
@@ -80,6 +82,10 @@ static const char usage_text[] =
 	"                           (default 50; 0 = unlimited)\n"
 	"    -o netbox_url=URL      add hosts/<h>/netbox.json from this NetBox; its\n"
 	"                           token comes from INFRAFS_NETBOX_TOKEN\n"
+	"    -o redis=URL           share fetched data and invalidations with other\n"
+	"                           mounts through Redis at redis://[user:password@]\n"
+	"                           host[:port][/db]; a password may instead come from\n"
+	"                           INFRAFS_REDIS_PASSWORD (default: no sharing)\n"
 	"\n";
 
 struct options {
@@ -255,7 +261,46 @@ struct daemon {
 	struct warm *warm;
 	struct fuse_session *session;
 	struct fs_notify *notify;
+	struct l2 *l2;              /* NULL without -o redis */
 };
+
+/* A fetch lock outlives the longest fetch (the API deadline) by this much. */
+#define MAIN_L2_LOCK_MARGIN_MS 2000
+
+/* A tree_expiry_fn: tell the fleet, through Redis, what this mount expires. */
+static void share_expiry(const char *patterns, gsize len, const gboolean classes[CLASS_COUNT],
+			 gpointer user_data)
+{
+	l2_invalidate(user_data, classes, patterns, len);
+}
+
+/* An l2_invalidation_fn: apply what another mount expired. */
+static void apply_fleet_expiry(const char *patterns, gsize len, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!tree_expire_remote(user_data, patterns, len, &error))
+		g_message("ignored an invalidation from another mount: %s", error->message);
+}
+
+/* The shared cache of -o redis, if any. */
+static void build_l2(struct daemon *d)
+{
+	struct redis_url url = { 0 };
+	g_autofree char *scope = l2_format_scope(&d->config.os);
+
+	if (d->config.redis.host == NULL)
+		return;
+	url = d->config.redis;
+	if (url.password == NULL)
+		url.password = d->config.redis_password;
+	d->l2 = l2_new(&url, scope, d->config.netbox_url, L2_DEFAULT_TIMEOUT_MS, d->error_log);
+	d->inventory.l2 = d->l2;
+	d->inventory.l2_lock_ms = d->config.request_timeout_ms + MAIN_L2_LOCK_MARGIN_MS;
+	tree_set_l2(d->tree, d->l2);
+	tree_set_expiry_hook(d->tree, share_expiry, d->l2);
+	g_info("sharing fetched data through %s (scope %s)", l2_url_masked(d->l2), scope);
+}
 
 static gboolean daemon_build(struct daemon *d, GError **error)
 {
@@ -300,6 +345,7 @@ static gboolean daemon_build(struct daemon *d, GError **error)
 	tree_set_request_counts(d->tree, &d->fs.requests);
 	tree_set_api(d->tree, d->api);
 	cache_set_changed_hook(d->cache, inventory_models_differ, tree_on_data_changed, d->tree);
+	build_l2(d);
 	d->warm = warm_new(d->cache, d->config.warm, d->config.warm_rate_per_s);
 	tree_set_warm(d->tree, d->warm);
 
@@ -321,6 +367,8 @@ static void daemon_destroy(struct daemon *d)
 	g_clear_pointer(&d->tree, tree_free);
 	g_clear_pointer(&d->inodes, inode_table_free);
 	g_clear_pointer(&d->cache, cache_free);
+	/* After the cache: its refreshes may be fetching through Redis. */
+	g_clear_pointer(&d->l2, l2_free);
 	g_clear_pointer(&d->error_log, error_log_free);
 	g_clear_pointer(&d->backend, backend_free);
 	g_clear_pointer(&d->auth, os_auth_free);
@@ -439,6 +487,9 @@ int main(int argc, char *argv[])
 		log_use_syslog();
 	d.notify = fs_notify_new(d.session);
 	d.fs.notify = d.notify;
+	/* Threads start after fuse_daemonize(), which forks. */
+	if (d.l2 != NULL)
+		l2_listen(d.l2, apply_fleet_expiry, d.tree);
 	g_message("mounted on %s", cmdline.mountpoint);
 	for (int c = 0; c < CLASS_COUNT; c++) {
 		if (d.config.warm[c]) {
@@ -449,6 +500,9 @@ int main(int argc, char *argv[])
 
 	status = serve(&d, &cmdline) == 0 ? 0 : 1;
 
+	/* The listener expires entries and tells the kernel: stop it first. */
+	if (d.l2 != NULL)
+		l2_stop(d.l2);
 	d.fs.notify = NULL;
 	g_clear_pointer(&d.notify, fs_notify_free);
 	fuse_session_unmount(d.session);

@@ -58,6 +58,16 @@ GBytes *stats_format_table(const struct stats_snapshot *snapshot)
 			s->errors, hit_rate(s), stats_fetch_quantile_ms(s, 0.5),
 			stats_fetch_quantile_ms(s, 0.99));
 	}
+	if (snapshot->l2_enabled) {
+		const struct l2_counts *l2 = &snapshot->l2;
+
+		g_string_append_printf(out,
+				       "\nshared cache %s: %s, %" G_GUINT64_FORMAT " hits, %" G_GUINT64_FORMAT
+				       " misses, %" G_GUINT64_FORMAT " errors, %" G_GUINT64_FORMAT
+				       " lock waits, %" G_GUINT64_FORMAT " rejected\n",
+				       snapshot->l2_url, l2->connected ? "connected" : "not connected",
+				       l2->hits, l2->misses, l2->errors, l2->lock_waits, l2->rejected);
+	}
 	return g_string_free_to_bytes(out);
 }
 
@@ -82,6 +92,26 @@ GBytes *stats_format_json(const struct stats_snapshot *snapshot)
 	add_uint(api, "retries", snapshot->api.retries);
 	add_uint(api, "throttled", snapshot->api.throttled);
 	add_uint(api, "rate_limit_waits", snapshot->api.rate_waits);
+	json_object *l2 = json_object_new_object();
+
+	json_object_object_add(root, "l2", l2);
+	json_object_object_add(l2, "enabled", json_object_new_boolean(snapshot->l2_enabled));
+	if (snapshot->l2_enabled) {
+		const struct l2_counts *c = &snapshot->l2;
+
+		json_object_object_add(l2, "url", json_object_new_string(snapshot->l2_url));
+		json_object_object_add(l2, "connected", json_object_new_boolean(c->connected));
+		add_uint(l2, "hits", c->hits);
+		add_uint(l2, "misses", c->misses);
+		add_uint(l2, "errors", c->errors);
+		add_uint(l2, "lock_waits", c->lock_waits);
+		add_uint(l2, "lock_timeouts", c->lock_timeouts);
+		add_uint(l2, "rejected", c->rejected);
+		add_uint(l2, "stores", c->stores);
+		add_uint(l2, "invalidations_sent", c->invalidations_sent);
+		add_uint(l2, "invalidations_received", c->invalidations_received);
+		add_uint(l2, "reconnects", c->reconnects);
+	}
 	json_object *requests = json_object_new_object();
 
 	json_object_object_add(root, "kernel_requests", requests);
@@ -115,6 +145,43 @@ GBytes *stats_format_json(const struct stats_snapshot *snapshot)
 		json_object_object_add(classes, classes_name((enum data_class)c), entry);
 	}
 	return render_json(root);
+}
+
+static void append_l2_metrics(GString *out, const struct l2_counts *c)
+{
+	const struct {
+		const char *name;
+		const char *help;
+		guint64 value;
+	} counters[] = {
+		{ "hits", "Lookups answered by the shared cache in Redis.", c->hits },
+		{ "misses", "Lookups the shared cache could not answer.", c->misses },
+		{ "errors", "Failed Redis connections and commands.", c->errors },
+		{ "lock_waits", "Fetches that waited for another mount's fetch.", c->lock_waits },
+		{ "lock_timeouts", "Waits for another mount's fetch that passed their deadline.",
+		  c->lock_timeouts },
+		{ "rejected", "Entries refused: corrupt, foreign, truncated or unusable.",
+		  c->rejected },
+		{ "stores", "Fetches stored in the shared cache.", c->stores },
+		{ "invalidations_sent", "Invalidations published to the other mounts.",
+		  c->invalidations_sent },
+		{ "invalidations_received", "Invalidations received from other mounts.",
+		  c->invalidations_received },
+		{ "reconnects", "Recoveries after a Redis outage.", c->reconnects },
+	};
+
+	g_string_append_printf(out,
+			       "# HELP infrafs_l2_connected Whether Redis answers (1) or not (0).\n"
+			       "# TYPE infrafs_l2_connected gauge\n"
+			       "infrafs_l2_connected %d\n",
+			       c->connected ? 1 : 0);
+	for (gsize i = 0; i < G_N_ELEMENTS(counters); i++)
+		g_string_append_printf(out,
+				       "# HELP infrafs_l2_%s_total %s\n"
+				       "# TYPE infrafs_l2_%s_total counter\n"
+				       "infrafs_l2_%s_total %" G_GUINT64_FORMAT "\n",
+				       counters[i].name, counters[i].help, counters[i].name,
+				       counters[i].name, counters[i].value);
 }
 
 /* One counter or gauge family with a value per class. */
@@ -225,6 +292,8 @@ GBytes *stats_format_prometheus(const struct stats_snapshot *snapshot)
 		"infrafs_api_rate_limit_waits_total %" G_GUINT64_FORMAT "\n",
 		snapshot->api.requests, snapshot->api.retries, snapshot->api.throttled,
 		snapshot->api.rate_waits);
+	if (snapshot->l2_enabled)
+		append_l2_metrics(out, &snapshot->l2);
 	g_string_append(out, "# HELP infrafs_kernel_requests_total Requests the kernel sent "
 			     "the daemon, by kind.\n"
 			     "# TYPE infrafs_kernel_requests_total counter\n");

@@ -12,6 +12,7 @@
 #include "infrafs/clock.h"
 #include "infrafs/control.h"
 #include "infrafs/derived.h"
+#include "infrafs/l2.h"
 #include "infrafs/model.h"
 #include "infrafs/names.h"
 #include "infrafs/render.h"
@@ -36,6 +37,9 @@ struct tree {
 	const struct request_counts *requests; /* borrowed; may be NULL */
 	gint write_generation;        /* control writes so far (atomic) */
 	struct api *api;              /* borrowed; may be NULL */
+	struct l2 *l2;                /* borrowed; may be NULL */
+	tree_expiry_fn expiry_hook;   /* set before use; may be NULL */
+	gpointer expiry_hook_data;
 	gint64 mount_wall_us;
 };
 
@@ -212,6 +216,11 @@ static void take_snapshot(struct tree *tree, struct stats_snapshot *snapshot)
 	snapshot->now_wall_us = clock_wall_us();
 	if (tree->api != NULL)
 		api_get_counts(tree->api, &snapshot->api);
+	snapshot->l2_enabled = tree->l2 != NULL;
+	if (tree->l2 != NULL) {
+		snapshot->l2_url = l2_url_masked(tree->l2);
+		l2_counts(tree->l2, &snapshot->l2);
+	}
 	for (int k = 0; tree->requests != NULL && k < REQUEST_KIND_COUNT; k++)
 		snapshot->kernel_requests[k] =
 			request_counts_get(tree->requests, (enum request_kind)k);
@@ -838,6 +847,17 @@ void tree_set_request_counts(struct tree *tree, const struct request_counts *req
 	tree->requests = requests;
 }
 
+void tree_set_l2(struct tree *tree, struct l2 *l2)
+{
+	tree->l2 = l2;
+}
+
+void tree_set_expiry_hook(struct tree *tree, tree_expiry_fn hook, gpointer user_data)
+{
+	tree->expiry_hook = hook;
+	tree->expiry_hook_data = user_data;
+}
+
 void tree_note_write(struct tree *tree)
 {
 	g_atomic_int_inc(&tree->write_generation);
@@ -1134,10 +1154,61 @@ static void announce(struct tree *tree, const gboolean expired[CLASS_COUNT], GPt
 		tree->changed((const char *const *)globs->pdata, tree->changed_data);
 }
 
+/* The first component of `path`. Owned. */
+static char *first_component(const char *path)
+{
+	const char *slash = strchr(path, '/');
+
+	return slash ? g_strndup(path, (gsize)(slash - path)) : g_strdup(path);
+}
+
+/* Whether `pattern` may touch data of `data_class`: its first component
+ * is a glob or names the top of one of the class's paths. A superset of
+ * what entry_matches() selects, decided without the entries. */
+static gboolean pattern_may_touch(const char *pattern, enum data_class data_class)
+{
+	g_autofree char *top = first_component(pattern);
+	const char *paths[G_N_ELEMENTS(class_paths[0].changed) + 2] = {
+		class_paths[data_class].dir, class_paths[data_class].json,
+	};
+
+	/* A glob there may cross '/' ('*h100*' selects hosts/gpu-h100-1). */
+	if (strpbrk(top, "*?[\\") != NULL)
+		return TRUE;
+	memcpy(paths + 2, class_paths[data_class].changed, sizeof(class_paths[0].changed));
+	for (gsize i = 0; i < G_N_ELEMENTS(paths); i++) {
+		if (paths[i] == NULL)
+			continue;
+		g_autofree char *path_top = first_component(paths[i]);
+
+		if (strcmp(top, path_top) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Tell the hook (the fleet) what is about to expire. */
+static void announce_expiry(struct tree *tree, const GPtrArray *patterns)
+{
+	gboolean classes[CLASS_COUNT] = { FALSE };
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	if (tree->expiry_hook == NULL)
+		return;
+	for (guint i = 0; i < patterns->len; i++) {
+		g_string_append_printf(text, "%s\n", (const char *)patterns->pdata[i]);
+		for (int c = 0; c < CLASS_COUNT; c++)
+			classes[c] = classes[c] ||
+				     pattern_may_touch(patterns->pdata[i], (enum data_class)c);
+	}
+	tree->expiry_hook(text->str, text->len, classes, tree->expiry_hook_data);
+}
+
 /* invalidate and refresh: expire what the patterns select; with `refetch`,
- * fetch it again before returning, failing on the first backend error. */
+ * fetch it again before returning, failing on the first backend error.
+ * Unless `remote`, the expiry hook hears of it first. */
 static gboolean expire_patterns(struct tree *tree, const char *data, gsize len,
-				gboolean refetch, GError **error)
+				gboolean refetch, gboolean remote, GError **error)
 {
 	g_autoptr(GPtrArray) patterns = control_parse_patterns(data, len, top_names, error);
 
@@ -1145,6 +1216,9 @@ static gboolean expire_patterns(struct tree *tree, const char *data, gsize len,
 		return FALSE;
 	if (patterns->len == 0)
 		return TRUE;
+	/* Before the local expiry: a refetch must not find the old shared copy. */
+	if (!remote)
+		announce_expiry(tree, patterns);
 
 	g_autoptr(GHashTable) dirs = project_dirs(tree);
 	g_autoptr(GPtrArray) globs = g_ptr_array_new_with_free_func(g_free);
@@ -1155,8 +1229,8 @@ static gboolean expire_patterns(struct tree *tree, const char *data, gsize len,
 	guint expired = cache_expire(tree->cache, entry_matches, &expiry);
 	gboolean ok = TRUE;
 
-	g_info("%s: %u pattern(s), %u cache entries expired", refetch ? "refresh" : "invalidate",
-	       patterns->len, expired);
+	g_info("%s%s: %u pattern(s), %u cache entries expired", refetch ? "refresh" : "invalidate",
+	       remote ? " from another mount" : "", patterns->len, expired);
 	for (guint i = 0; refetch && ok && i < keys->len; i++) {
 		const struct expired_key *key = keys->pdata[i];
 
@@ -1168,6 +1242,13 @@ static gboolean expire_patterns(struct tree *tree, const char *data, gsize len,
 	/* Expired entries are news for the kernel even when a refetch failed. */
 	announce(tree, expiry.expired, globs);
 	return ok;
+}
+
+gboolean tree_expire_remote(struct tree *tree, const char *patterns, gsize len, GError **error)
+{
+	if (patterns == NULL)
+		return expire_patterns(tree, "*", 1, FALSE, TRUE, error);
+	return expire_patterns(tree, patterns, len, FALSE, TRUE, error);
 }
 
 void tree_on_data_changed(enum data_class data_class, const char *key, gpointer user_data)
@@ -1335,9 +1416,9 @@ gboolean tree_write(struct tree *tree, const char *path, const char *data, gsize
 		return FALSE;
 	}
 	if (g_strcmp0(path, ".infrafs/invalidate") == 0)
-		return expire_patterns(tree, data, len, FALSE, error);
+		return expire_patterns(tree, data, len, FALSE, FALSE, error);
 	if (g_strcmp0(path, ".infrafs/refresh") == 0)
-		return expire_patterns(tree, data, len, TRUE, error);
+		return expire_patterns(tree, data, len, TRUE, FALSE, error);
 	if (g_strcmp0(path, ".infrafs/ttl") == 0)
 		return set_ttls(tree, data, len, error);
 	if (g_strcmp0(path, ".infrafs/warm") == 0)

@@ -26,11 +26,23 @@
 
 #include "infrafs/classes.h"
 
-/* Loads the value of (class, key); runs on the reader's thread without any
- * cache lock. Returns the value (owned by the cache afterwards, freed with
- * the cache's free function) and its size, or NULL and an error. */
-typedef gpointer (*cache_load_fn)(enum data_class data_class, const char *key,
-				  gsize *size_bytes, GError **error, gpointer user_data);
+/* One load: what is asked, and what the loader tells back. */
+struct cache_load {
+	enum data_class data_class;
+	const char *key;          /* NULL for whole collections */
+	guint ttl_s;              /* the class's TTL and grace window now */
+	guint grace_s;
+	gboolean fresh_only;      /* data fetched from the source now, not a copy
+				   * kept elsewhere (for live/ and refresh) */
+	gsize size_bytes;         /* out: the value's size */
+	gint64 fetched_wall_us;   /* out: when the data was fetched, when that was
+				   * before the load (a shared cache's copy); 0: now */
+};
+
+/* Loads the value of `load`; runs on the reader's thread without any cache
+ * lock. Returns the value (owned by the cache afterwards, freed with the
+ * cache's free function), or NULL and an error. */
+typedef gpointer (*cache_load_fn)(struct cache_load *load, GError **error, gpointer user_data);
 
 /* A published value, shared by reference count. Immutable. */
 struct cache_value;

@@ -7,6 +7,7 @@
 
 #include "infrafs/classes.h"
 #include "infrafs/derived.h"
+#include "infrafs/redis_url.h"
 
 /* Longest TTL or timeout accepted, in seconds (a day is plenty). */
 #define CONFIG_MAX_SECONDS 86400
@@ -69,6 +70,9 @@ struct config {
 	struct gpu_rules gpu;             /* [gpu] of infrafs.conf */
 	char *netbox_url;                 /* NetBox base URL; NULL: no NetBox */
 	char *netbox_token;               /* from INFRAFS_NETBOX_TOKEN (a secret) */
+	struct redis_url redis;           /* the shared cache; host NULL: none */
+	char *redis_password;             /* from INFRAFS_REDIS_PASSWORD (a secret),
+					   * used when the URL has none */
 	char *config_file;                /* the infrafs.conf read, or NULL */
 	struct os_credentials os;
 };
@@ -84,7 +88,8 @@ void config_load_env(struct config *config, const char *(*getenv_fn)(const char 
 /* Apply one "-o key=value" option of infrafs's own: ttl.<class>=SECONDS,
  * grace.<class>=SECONDS, max_stale=SECONDS, cache_max_bytes=N[K|M|G],
  * warm=CLASS[:CLASS...] or all, warm_rate=PER_SECOND, timeout=SECONDS,
- * connect_timeout=SECONDS, retries=N, rate_limit=PER_SECOND, netbox_url=URL. libfuse splits -o values at commas, so class
+ * connect_timeout=SECONDS, retries=N, rate_limit=PER_SECOND, netbox_url=URL,
+ * redis=redis://[user:password@]host[:port][/db]. libfuse splits -o values at commas, so class
  * names right after warm= (warm=aggregates,hosts) continue its list. Returns FALSE with
  * INFRAFS_ERROR_CONFIG naming the key when the key is unknown to infrafs
  * (*is_ours = FALSE, so the caller can hand it to libfuse) or the value is
@@ -103,6 +108,7 @@ char *config_default_file(void);
  *   [gpu]            name_rules = GLOB=TYPE;...   resource_classes = GLOB;...
  *                    flavor_format = TEXT with {gpu} and {count}
  *   [netbox]         url                      (as -o netbox_url)
+ *   [redis]          url                      (as -o redis)
  * Values are checked as -o checks them. A missing file is fine unless
  * `must_exist`. Unknown sections or keys, bad values and unreadable files
  * fail with INFRAFS_ERROR_CONFIG naming the file, section, key and problem;

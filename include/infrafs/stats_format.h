@@ -8,6 +8,7 @@
 
 #include "infrafs/api.h"
 #include "infrafs/cache.h"
+#include "infrafs/l2.h"
 #include "infrafs/requests.h"
 
 /* A snapshot of every class's counters, taken once per read. */
@@ -18,6 +19,9 @@ struct stats_snapshot {
 	guint64 max_bytes;          /* its bound (0: none) */
 	guint64 kernel_requests[REQUEST_KIND_COUNT]; /* sent by the kernel, by kind */
 	struct api_counts api;      /* requests sent, retries, 429s, rate-limit waits */
+	gboolean l2_enabled;        /* a shared cache in Redis is configured */
+	const char *l2_url;         /* its URL, password masked; borrowed */
+	struct l2_counts l2;
 	gint64 now_wall_us;
 };
 

@@ -73,6 +73,22 @@ void tree_set_request_counts(struct tree *tree, const struct request_counts *req
 struct api;
 void tree_set_api(struct tree *tree, struct api *api);
 
+/* The shared cache whose counts stats files show (borrowed; may be NULL). */
+struct l2;
+void tree_set_l2(struct tree *tree, struct l2 *l2);
+
+/* Told of an invalidate or refresh written to this mount, after the
+ * patterns were checked and before they apply: the patterns, one per
+ * line, and the classes whose data they may touch (a superset). */
+typedef void (*tree_expiry_fn)(const char *patterns, gsize len,
+			       const gboolean classes[CLASS_COUNT], gpointer user_data);
+void tree_set_expiry_hook(struct tree *tree, tree_expiry_fn hook, gpointer user_data);
+
+/* Apply an invalidation written on another mount of the fleet: expire
+ * what `patterns` select and tell the kernel, without calling the expiry
+ * hook. NULL patterns expire everything. FALSE when they do not parse. */
+gboolean tree_expire_remote(struct tree *tree, const char *patterns, gsize len, GError **error);
+
 /* Attributes of `path`. NOT_FOUND when it does not exist; backend errors as
  * the cache reports them. */
 gboolean tree_stat(struct tree *tree, const char *path, struct tree_attr *attr,

@@ -42,6 +42,8 @@ struct fake_loader {
 	int fail_code;             /* code of those failures */
 	gint64 advance_us;         /* manual clock moves this much in each call */
 	struct cache *cache;       /* the cache under test */
+	gint64 fetched_ago_us;     /* loads report data fetched this long ago */
+	gint last_fresh_only;      /* atomic: fresh_only of the last load */
 
 	/* Hooks, each on one call number (0: never). */
 	guint expire_call;         /* expires entries of key `expire_key` */
@@ -127,11 +129,15 @@ static gboolean key_matches(enum data_class data_class, const char *key,
 	return g_strcmp0(key, user_data) == 0;
 }
 
-static gpointer fake_load(enum data_class data_class, const char *key, gsize *size_bytes,
-			  GError **error, gpointer user_data)
+static gpointer fake_load(struct cache_load *load, GError **error, gpointer user_data)
 {
 	struct fake_loader *loader = user_data;
 	guint call = (guint)g_atomic_int_add(&loader->calls, 1) + 1;
+	enum data_class data_class = load->data_class;
+	const char *key = load->key;
+
+	g_atomic_int_set(&loader->last_fresh_only, load->fresh_only);
+	load->fetched_wall_us = loader->fetched_ago_us ? wall_us - loader->fetched_ago_us : 0;
 
 	if (call == loader->expire_call)
 		loader->expired = cache_expire(loader->cache, key_matches, (gpointer)loader->expire_key);
@@ -148,7 +154,7 @@ static gpointer fake_load(enum data_class data_class, const char *key, gsize *si
 
 	char *value = g_strdup_printf("%s/%s#%u", classes_name(data_class), key ? key : "", call);
 
-	*size_bytes = strlen(value);
+	load->size_bytes = strlen(value);
 	return value;
 }
 
@@ -1379,6 +1385,44 @@ static void test_stale_if_error_coalesced_readers_get_copy(struct fixture *f,
 	}
 }
 
+/* Data a loader says was fetched earlier (a shared cache's copy) is as
+ * old here: it expires sooner, and shows its own fetch time. */
+static void test_load_fetched_earlier_expires_sooner(struct fixture *f, gconstpointer data)
+{
+	f->loader.fetched_ago_us = (TTL_S - 1) * G_USEC_PER_SEC;
+	g_autoptr(cache_value) first = get_ok(f, CLASS_HOSTS, "a");
+
+	g_assert_cmpint(fetched_wall_of(first), ==, wall_us - (gint64)(TTL_S - 1) * G_USEC_PER_SEC);
+	g_assert_cmpint(expires_of(first), ==, mono_us + G_USEC_PER_SEC);
+	mono_us += G_USEC_PER_SEC;
+	wall_us += G_USEC_PER_SEC;
+	f->loader.fetched_ago_us = 0;
+	g_autoptr(cache_value) second = get_ok(f, CLASS_HOSTS, "a");
+
+	g_assert_cmpstr(data_of(second), ==, "hosts/a#2");
+	g_assert_cmpuint(calls(f), ==, 2);
+}
+
+/* live/ and refresh ask the loader for data fetched now; plain reads do not. */
+static void test_load_fresh_only_for_live_and_refresh(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(cache_value) plain = get_ok(f, CLASS_HOSTS, "a");
+
+	g_assert_false(g_atomic_int_get(&f->loader.last_fresh_only));
+	mono_us += 1; /* so that the value held predates the live read */
+	g_autoptr(cache_value) live = cache_get_live(f->cache, CLASS_HOSTS, "a", NULL);
+
+	g_assert_nonnull(live);
+	g_assert_true(g_atomic_int_get(&f->loader.last_fresh_only));
+	mono_us += (gint64)TTL_S * G_USEC_PER_SEC;
+	g_autoptr(cache_value) again = get_ok(f, CLASS_HOSTS, "b");
+
+	g_assert_false(g_atomic_int_get(&f->loader.last_fresh_only));
+	g_assert_true(cache_fetch_now(f->cache, CLASS_HOSTS, "c", NULL));
+	g_assert_true(g_atomic_int_get(&f->loader.last_fresh_only));
+	g_assert_cmpuint(calls(f), ==, 4);
+}
+
 #define add_test(path, fn) \
 	g_test_add(path, struct fixture, NULL, fixture_set_up, fn, fixture_tear_down)
 
@@ -1389,6 +1433,10 @@ int main(int argc, char *argv[])
 	g_test_set_nonfatal_assertions();
 
 	add_test("/cache/get/first-loads", test_get_first_loads);
+	add_test("/cache/load/fetched-earlier-expires-sooner",
+		 test_load_fetched_earlier_expires_sooner);
+	add_test("/cache/load/fresh-only-for-live-and-refresh",
+		 test_load_fresh_only_for_live_and_refresh);
 	add_test("/cache/get/fresh-hit", test_get_fresh_hit);
 	add_test("/cache/get/keys-and-classes-separate", test_get_keys_and_classes_separate);
 	add_test("/cache/peek/never-fetches", test_peek_never_fetches);

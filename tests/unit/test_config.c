@@ -668,6 +668,51 @@ static void test_missing_file(void)
 	g_assert_true(mentions(error, "/nonexistent/infrafs.conf"));
 }
 
+/* ---- redis ------------------------------------------------------------- */
+
+static void test_redis_option_file_and_env(void)
+{
+	g_autofree char *path = conf_file("[redis]\nurl = redis://cache.example:6390/2\n");
+	static const struct env_var env[] = {
+		{ "INFRAFS_REDIS_PASSWORD", "from-env" },
+		{ NULL, NULL },
+	};
+	g_auto(config) conf;
+	g_autoptr(GError) error = NULL;
+	gboolean is_ours = FALSE;
+
+	config_init(&conf);
+	g_assert_null(conf.redis.host);
+	g_assert_true(config_load_file(&conf, path, TRUE, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(conf.redis.host, ==, "cache.example");
+	g_assert_cmpuint(conf.redis.port, ==, 6390);
+	g_assert_cmpuint(conf.redis.db, ==, 2);
+	/* -o overrides the file. */
+	g_assert_true(config_set_option(&conf, "redis", "redis://u:pw@other", &is_ours, &error));
+	g_assert_cmpstr(conf.redis.host, ==, "other");
+	g_assert_cmpstr(conf.redis.password, ==, "pw");
+	load_env(&conf, env);
+	g_assert_cmpstr(conf.redis_password, ==, "from-env");
+}
+
+static void test_redis_bad_values(void)
+{
+	static const char *const bad[] = { "http://x", "redis://host:notaport", "rediss://host" };
+	g_auto(config) conf;
+
+	config_init(&conf);
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) error = NULL;
+		gboolean is_ours = FALSE;
+
+		g_assert_false(config_set_option(&conf, "redis", bad[i], &is_ours, &error));
+		g_assert_true(is_ours);
+		g_assert_true(mentions(error, "option redis"));
+	}
+	g_assert_null(conf.redis.host);
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -709,5 +754,7 @@ int main(int argc, char *argv[])
 	g_test_add_func("/config/validate/unsupported-auth-type", test_validate_unsupported_auth_type);
 
 	g_test_add_func("/config/parse-seconds", test_parse_seconds);
+	g_test_add_func("/config/redis/option-file-and-env", test_redis_option_file_and_env);
+	g_test_add_func("/config/redis/bad-values", test_redis_bad_values);
 	return g_test_run();
 }

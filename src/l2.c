@@ -1,0 +1,667 @@
+/* l2: hiredis connections, commands and the invalidation listener (see
+ * infrafs/l2.h). */
+#include "infrafs/l2.h"
+
+#include <hiredis/hiredis.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "infrafs/clock.h"
+#include "infrafs/l2_format.h"
+
+#define L2_BACKOFF_FIRST_US (100 * 1000)
+#define L2_BACKOFF_MAX_US (5 * G_USEC_PER_SEC)
+/* Idle connections kept for reuse; more may be open while busy. */
+#define L2_MAX_IDLE 16
+
+/* Deletes the lock only while it still holds our token. */
+static const char unlock_script[] =
+	"if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
+	"else return 0 end";
+
+struct l2 {
+	struct redis_url url;
+	char *masked_url;
+	char *scope;
+	char *class_tags[CLASS_COUNT];
+	char *channel;
+	char *origin;               /* names this mount in its messages and lock tokens */
+	guint timeout_ms;
+	struct error_log *error_log; /* borrowed */
+
+	GMutex lock;                /* guards everything below but the listener's */
+	GQueue idle;                /* redisContext*, ready for a command */
+	gboolean down;              /* in an outage: no command until retry_at */
+	gint64 retry_at_mono_us;
+	gint64 backoff_us;
+	struct l2_counts counts;
+	guint64 next_token;
+	gboolean listening;         /* a listener runs (l2_listen) */
+	gboolean subscribed;        /* ... and holds a live subscription */
+
+	/* The listener. */
+	GThread *listener;
+	GMutex listener_lock;       /* guards the three below */
+	GCond listener_wake;
+	gboolean stopping;
+	redisContext *listener_context; /* shut down by l2_free() to wake the thread */
+	l2_invalidation_fn on_invalidation;
+	gpointer on_invalidation_data;
+};
+
+struct l2 *l2_new(const struct redis_url *url, const char *scope, const char *netbox_url,
+		  guint timeout_ms, struct error_log *error_log)
+{
+	struct l2 *l2 = g_new0(struct l2, 1);
+
+	l2->url.host = g_strdup(url->host);
+	l2->url.port = url->port;
+	l2->url.db = url->db;
+	l2->url.username = g_strdup(url->username);
+	l2->url.password = g_strdup(url->password);
+	l2->masked_url = redis_url_masked(url);
+	l2->scope = g_strdup(scope);
+	for (int c = 0; c < CLASS_COUNT; c++)
+		l2->class_tags[c] = l2_format_class_tag((enum data_class)c, netbox_url);
+	l2->channel = l2_format_channel(scope);
+	l2->origin = g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
+	l2->timeout_ms = timeout_ms;
+	l2->error_log = error_log;
+	l2->backoff_us = L2_BACKOFF_FIRST_US;
+	g_mutex_init(&l2->lock);
+	g_mutex_init(&l2->listener_lock);
+	g_cond_init(&l2->listener_wake);
+	return l2;
+}
+
+void l2_stop(struct l2 *l2)
+{
+	if (l2->listener == NULL)
+		return;
+	g_mutex_lock(&l2->listener_lock);
+	l2->stopping = TRUE;
+	/* A blocked read returns once its socket is shut down. */
+	if (l2->listener_context != NULL)
+		shutdown(l2->listener_context->fd, SHUT_RDWR);
+	g_cond_broadcast(&l2->listener_wake);
+	g_mutex_unlock(&l2->listener_lock);
+	g_thread_join(g_steal_pointer(&l2->listener));
+}
+
+void l2_free(struct l2 *l2)
+{
+	if (l2 == NULL)
+		return;
+	l2_stop(l2);
+	redisContext *context;
+
+	while ((context = g_queue_pop_head(&l2->idle)) != NULL)
+		redisFree(context);
+	for (int c = 0; c < CLASS_COUNT; c++)
+		g_free(l2->class_tags[c]);
+	g_free(l2->channel);
+	g_free(l2->origin);
+	g_free(l2->scope);
+	g_free(l2->masked_url);
+	redis_url_clear(&l2->url);
+	g_mutex_clear(&l2->lock);
+	g_mutex_clear(&l2->listener_lock);
+	g_cond_clear(&l2->listener_wake);
+	g_free(l2);
+}
+
+const char *l2_url_masked(const struct l2 *l2)
+{
+	return l2->masked_url;
+}
+
+static struct timeval timeval_of_ms(guint ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	return tv;
+}
+
+/* Run one command on `context`; a NULL reply means the connection broke. */
+static redisReply *command_on(redisContext *context, int argc, const char **argv,
+			      const size_t *lens)
+{
+	return redisCommandArgv(context, argc, argv, lens);
+}
+
+/* AUTH and SELECT on a new connection. */
+static gboolean handshake(struct l2 *l2, redisContext *context, GError **error)
+{
+	if (l2->url.password != NULL) {
+		const char *argv[3] = { "AUTH" };
+		size_t lens[3] = { 4 };
+		int argc = 1;
+
+		if (l2->url.username != NULL) {
+			argv[argc] = l2->url.username;
+			lens[argc++] = strlen(l2->url.username);
+		}
+		argv[argc] = l2->url.password;
+		lens[argc++] = strlen(l2->url.password);
+		redisReply *reply = command_on(context, argc, argv, lens);
+
+		/* Redis's own message names neither user nor password. */
+		if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_AUTH,
+				    "%s: authentication failed: %s", l2->masked_url,
+				    reply ? reply->str : context->errstr);
+			if (reply != NULL)
+				freeReplyObject(reply);
+			return FALSE;
+		}
+		freeReplyObject(reply);
+	}
+	if (l2->url.db != 0) {
+		g_autofree char *db = g_strdup_printf("%u", l2->url.db);
+		const char *argv[2] = { "SELECT", db };
+		size_t lens[2] = { 6, strlen(db) };
+		redisReply *reply = command_on(context, 2, argv, lens);
+
+		if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE,
+				    "%s: SELECT failed: %s", l2->masked_url,
+				    reply ? reply->str : context->errstr);
+			if (reply != NULL)
+				freeReplyObject(reply);
+			return FALSE;
+		}
+		freeReplyObject(reply);
+	}
+	return TRUE;
+}
+
+/* A new connection, ready for commands, or NULL and why. */
+static redisContext *connect_to_redis(struct l2 *l2, GError **error)
+{
+	struct timeval timeout = timeval_of_ms(l2->timeout_ms);
+	redisContext *context = redisConnectWithTimeout(l2->url.host, (int)l2->url.port, timeout);
+
+	if (context == NULL || context->err) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE, "%s: %s",
+			    l2->masked_url, context ? context->errstr : "out of memory");
+		if (context != NULL)
+			redisFree(context);
+		return NULL;
+	}
+	if (redisSetTimeout(context, timeout) != REDIS_OK || !handshake(l2, context, error)) {
+		if (error != NULL && *error == NULL)
+			g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE,
+				    "%s: %s", l2->masked_url, context->errstr);
+		redisFree(context);
+		return NULL;
+	}
+	redisEnableKeepAlive(context);
+	return context;
+}
+
+/* A failure: the first of an outage is logged and recorded; until the
+ * backoff passes, commands are not tried. Lock held. */
+static void note_failure_locked(struct l2 *l2, const GError *error)
+{
+	gint64 now_us = clock_mono_us();
+
+	l2->counts.errors++;
+	l2->counts.connected = FALSE;
+	if (!l2->down) {
+		l2->down = TRUE;
+		l2->backoff_us = L2_BACKOFF_FIRST_US;
+		g_message("%s; carrying on without the shared cache", error->message);
+		error_log_add(l2->error_log, "redis", error);
+	} else {
+		l2->backoff_us = MIN(l2->backoff_us * 2, L2_BACKOFF_MAX_US);
+	}
+	l2->retry_at_mono_us = now_us + l2->backoff_us;
+	/* The other idle connections are most likely broken too. */
+	redisContext *context;
+
+	while ((context = g_queue_pop_head(&l2->idle)) != NULL)
+		redisFree(context);
+}
+
+static void note_failure(struct l2 *l2, const GError *error)
+{
+	g_mutex_lock(&l2->lock);
+	note_failure_locked(l2, error);
+	g_mutex_unlock(&l2->lock);
+}
+
+/* A connection for one command, or NULL while Redis is unavailable. */
+static redisContext *acquire(struct l2 *l2)
+{
+	g_mutex_lock(&l2->lock);
+	redisContext *context = g_queue_pop_head(&l2->idle);
+
+	if (context != NULL) {
+		g_mutex_unlock(&l2->lock);
+		return context;
+	}
+	if (l2->down) {
+		if (clock_mono_us() < l2->retry_at_mono_us) {
+			g_mutex_unlock(&l2->lock);
+			return NULL;
+		}
+		/* This thread probes; the others keep skipping meanwhile. */
+		l2->retry_at_mono_us = clock_mono_us() + l2->backoff_us;
+	}
+	g_mutex_unlock(&l2->lock);
+
+	g_autoptr(GError) error = NULL;
+
+	context = connect_to_redis(l2, &error);
+	g_mutex_lock(&l2->lock);
+	if (context == NULL) {
+		note_failure_locked(l2, error);
+	} else {
+		if (l2->down) {
+			l2->down = FALSE;
+			l2->counts.reconnects++;
+			g_message("%s reachable again", l2->masked_url);
+		}
+		l2->counts.connected = TRUE;
+	}
+	g_mutex_unlock(&l2->lock);
+	return context;
+}
+
+static void release(struct l2 *l2, redisContext *context)
+{
+	g_mutex_lock(&l2->lock);
+	if (!l2->down && g_queue_get_length(&l2->idle) < L2_MAX_IDLE) {
+		g_queue_push_head(&l2->idle, context);
+		context = NULL;
+	}
+	g_mutex_unlock(&l2->lock);
+	if (context != NULL)
+		redisFree(context);
+}
+
+/* One command: its reply (free with freeReplyObject), or NULL when Redis
+ * is unavailable or answered an error (both counted). */
+static redisReply *run(struct l2 *l2, int argc, const char **argv, const size_t *lens)
+{
+	redisContext *context = acquire(l2);
+
+	if (context == NULL)
+		return NULL;
+	redisReply *reply = command_on(context, argc, argv, lens);
+
+	if (reply == NULL) {
+		g_autoptr(GError) error = g_error_new(INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE,
+						      "%s: %s %s", l2->masked_url, argv[0],
+						      context->errstr[0] ? context->errstr
+									 : "failed");
+
+		redisFree(context);
+		note_failure(l2, error);
+		return NULL;
+	}
+	release(l2, context);
+	if (reply->type == REDIS_REPLY_ERROR) {
+		/* Redis is up but refuses (out of memory, a missing permission):
+		 * counted, and the caller carries on without it. */
+		g_mutex_lock(&l2->lock);
+		l2->counts.errors++;
+		g_mutex_unlock(&l2->lock);
+		g_debug("%s: %s: %s", l2->masked_url, argv[0], reply->str);
+		freeReplyObject(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+static void count(struct l2 *l2, guint64 *counter)
+{
+	g_mutex_lock(&l2->lock);
+	(*counter)++;
+	g_mutex_unlock(&l2->lock);
+}
+
+void l2_note_rejected(struct l2 *l2)
+{
+	count(l2, &l2->counts.rejected);
+}
+
+void l2_note_lock_wait(struct l2 *l2)
+{
+	count(l2, &l2->counts.lock_waits);
+}
+
+void l2_note_lock_timeout(struct l2 *l2)
+{
+	count(l2, &l2->counts.lock_timeouts);
+}
+
+void l2_counts(struct l2 *l2, struct l2_counts *counts)
+{
+	g_mutex_lock(&l2->lock);
+	*counts = l2->counts;
+	counts->connected = !l2->down && (l2->listening ? l2->subscribed : l2->counts.connected);
+	g_mutex_unlock(&l2->lock);
+}
+
+/* The listener's connection came or went: it is the first to notice that
+ * Redis is back, so commands need not wait for their backoff to find out. */
+static void note_subscribed(struct l2 *l2, gboolean subscribed)
+{
+	g_mutex_lock(&l2->lock);
+	l2->subscribed = subscribed;
+	if (subscribed && l2->down) {
+		l2->down = FALSE;
+		l2->backoff_us = L2_BACKOFF_FIRST_US;
+		l2->counts.reconnects++;
+		g_message("%s reachable again", l2->masked_url);
+	}
+	g_mutex_unlock(&l2->lock);
+}
+
+static char *key_of(struct l2 *l2, const char *kind, enum data_class data_class, const char *key)
+{
+	return l2_format_key(l2->scope, kind, l2->class_tags[data_class], key);
+}
+
+static char *epoch_key(struct l2 *l2, enum data_class data_class)
+{
+	return key_of(l2, "epoch", data_class, NULL);
+}
+
+/* A new epoch: random and never 0, so that an epoch key lost to eviction
+ * or a restart makes every entry of its class stale, not valid again. */
+static char *new_epoch(void)
+{
+	guint64 epoch = ((guint64)g_random_int() << 31) ^ g_random_int();
+
+	return g_strdup_printf("%" G_GUINT64_FORMAT, epoch | 1);
+}
+
+/* Give a class without an epoch one (unless a racing mount just did). */
+static void create_epoch(struct l2 *l2, const char *key)
+{
+	g_autofree char *epoch = new_epoch();
+	const char *argv[] = { "SET", key, epoch, "NX" };
+	size_t lens[] = { 3, strlen(key), strlen(epoch), 2 };
+	redisReply *reply = run(l2, 4, argv, lens);
+
+	if (reply != NULL)
+		freeReplyObject(reply);
+}
+
+enum l2_result l2_get(struct l2 *l2, enum data_class data_class, const char *key,
+		      gint64 max_age_us, GBytes **payload, gint64 *fetched_wall_us, guint64 *epoch)
+{
+	g_autofree char *data_key = key_of(l2, "data", data_class, key);
+	g_autofree char *class_epoch_key = epoch_key(l2, data_class);
+	const char *argv[] = { "MGET", data_key, class_epoch_key };
+	size_t lens[] = { 4, strlen(data_key), strlen(class_epoch_key) };
+	redisReply *reply = run(l2, 3, argv, lens);
+
+	*epoch = 0;
+	if (reply == NULL)
+		return L2_UNAVAILABLE;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+		freeReplyObject(reply);
+		count(l2, &l2->counts.errors);
+		return L2_UNAVAILABLE;
+	}
+	const redisReply *data = reply->element[0];
+	const redisReply *epoch_reply = reply->element[1];
+
+	if (epoch_reply->type != REDIS_REPLY_STRING ||
+	    !g_ascii_string_to_unsigned(epoch_reply->str, 10, 1, G_MAXUINT64, epoch, NULL)) {
+		/* No epoch (yet, or any more): nothing stored is valid. */
+		freeReplyObject(reply);
+		create_epoch(l2, class_epoch_key);
+		count(l2, &l2->counts.misses);
+		/* Read it back, so that what we fetch now can be stored. */
+		const char *get_argv[] = { "GET", class_epoch_key };
+		size_t get_lens[] = { 3, strlen(class_epoch_key) };
+		redisReply *again = run(l2, 2, get_argv, get_lens);
+
+		if (again != NULL && again->type == REDIS_REPLY_STRING)
+			g_ascii_string_to_unsigned(again->str, 10, 1, G_MAXUINT64, epoch, NULL);
+		if (again != NULL)
+			freeReplyObject(again);
+		return L2_MISS;
+	}
+	if (max_age_us < 0 || data->type != REDIS_REPLY_STRING) {
+		freeReplyObject(reply);
+		if (max_age_us >= 0)
+			count(l2, &l2->counts.misses);
+		return L2_MISS;
+	}
+	struct l2_entry entry;
+	g_autoptr(GError) error = NULL;
+	enum l2_result result = L2_MISS;
+
+	if (!l2_format_decode(data_key, data->str, data->len, &entry, &error)) {
+		g_info("%s: %s: %s", l2->masked_url, data_key, error->message);
+		count(l2, &l2->counts.rejected);
+	} else if (entry.epoch == *epoch &&
+		   clock_wall_us() - entry.fetched_wall_us <= max_age_us) {
+		*payload = g_bytes_new(entry.payload, entry.payload_len);
+		/* A clock ahead of ours must not make data look younger than new. */
+		*fetched_wall_us = MIN(entry.fetched_wall_us, clock_wall_us());
+		result = L2_HIT;
+	}
+	count(l2, result == L2_HIT ? &l2->counts.hits : &l2->counts.misses);
+	freeReplyObject(reply);
+	return result;
+}
+
+void l2_store(struct l2 *l2, enum data_class data_class, const char *key, guint64 epoch,
+	      gint64 fetched_wall_us, const char *payload, gsize len, guint lifetime_ms)
+{
+	if (epoch == 0 || lifetime_ms == 0)
+		return;
+	g_autofree char *data_key = key_of(l2, "data", data_class, key);
+	g_autoptr(GBytes) entry = l2_format_encode(data_key, epoch, fetched_wall_us, payload, len);
+	g_autofree char *px = g_strdup_printf("%u", lifetime_ms);
+	gsize entry_len = 0;
+	const char *entry_data = g_bytes_get_data(entry, &entry_len);
+	const char *argv[] = { "SET", data_key, entry_data, "PX", px };
+	size_t lens[] = { 3, strlen(data_key), entry_len, 2, strlen(px) };
+	redisReply *reply = run(l2, 5, argv, lens);
+
+	if (reply != NULL) {
+		count(l2, &l2->counts.stores);
+		freeReplyObject(reply);
+	}
+}
+
+enum l2_result l2_lock(struct l2 *l2, enum data_class data_class, const char *key,
+		       guint lifetime_ms, char **token)
+{
+	g_autofree char *lock_key = key_of(l2, "lock", data_class, key);
+	g_autofree char *px = g_strdup_printf("%u", MAX(lifetime_ms, 1));
+
+	g_mutex_lock(&l2->lock);
+	g_autofree char *mine = g_strdup_printf("%s-%" G_GUINT64_FORMAT, l2->origin,
+						++l2->next_token);
+	g_mutex_unlock(&l2->lock);
+
+	const char *argv[] = { "SET", lock_key, mine, "NX", "PX", px };
+	size_t lens[] = { 3, strlen(lock_key), strlen(mine), 2, 2, strlen(px) };
+	redisReply *reply = run(l2, 6, argv, lens);
+
+	if (reply == NULL)
+		return L2_UNAVAILABLE;
+	gboolean taken = reply->type == REDIS_REPLY_STATUS;
+
+	freeReplyObject(reply);
+	if (!taken)
+		return L2_BUSY;
+	*token = g_steal_pointer(&mine);
+	return L2_LOCKED;
+}
+
+void l2_unlock(struct l2 *l2, enum data_class data_class, const char *key, const char *token)
+{
+	g_autofree char *lock_key = key_of(l2, "lock", data_class, key);
+	const char *argv[] = { "EVAL", unlock_script, "1", lock_key, token };
+	size_t lens[] = { 4, strlen(unlock_script), 1, strlen(lock_key), strlen(token) };
+	redisReply *reply = run(l2, 5, argv, lens);
+
+	if (reply != NULL)
+		freeReplyObject(reply);
+}
+
+void l2_invalidate(struct l2 *l2, const gboolean classes[CLASS_COUNT], const char *patterns,
+		   gsize len)
+{
+	for (int c = 0; c < CLASS_COUNT; c++) {
+		if (!classes[c])
+			continue;
+		g_autofree char *key = epoch_key(l2, (enum data_class)c);
+		g_autofree char *epoch = new_epoch();
+		const char *argv[] = { "SET", key, epoch };
+		size_t lens[] = { 3, strlen(key), strlen(epoch) };
+		redisReply *reply = run(l2, 3, argv, lens);
+
+		if (reply != NULL)
+			freeReplyObject(reply);
+	}
+	g_autofree char *message = l2_format_message(l2->origin, patterns, len);
+	const char *argv[] = { "PUBLISH", l2->channel, message };
+	size_t lens[] = { 7, strlen(l2->channel), strlen(message) };
+	redisReply *reply = run(l2, 3, argv, lens);
+
+	if (reply != NULL) {
+		count(l2, &l2->counts.invalidations_sent);
+		freeReplyObject(reply);
+	}
+}
+
+/* ---- the listener ------------------------------------------------------- */
+
+static void handle_message(struct l2 *l2, const redisReply *reply)
+{
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(reply->element[0]->str, "message") != 0 ||
+	    reply->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	g_autofree char *origin = NULL;
+	const char *patterns = NULL;
+	gsize patterns_len = 0;
+
+	if (!l2_format_parse_message(reply->element[2]->str, reply->element[2]->len, &origin,
+				     &patterns, &patterns_len)) {
+		g_info("%s: ignored a message that is not an invalidation", l2->masked_url);
+		return;
+	}
+	if (strcmp(origin, l2->origin) == 0)
+		return;
+	count(l2, &l2->counts.invalidations_received);
+	l2->on_invalidation(patterns, patterns_len, l2->on_invalidation_data);
+}
+
+/* Subscribe on `context`; FALSE when the connection failed. */
+static gboolean subscribe(struct l2 *l2, redisContext *context)
+{
+	const char *argv[] = { "SUBSCRIBE", l2->channel };
+	size_t lens[] = { 9, strlen(l2->channel) };
+	redisReply *reply = command_on(context, 2, argv, lens);
+	gboolean ok = reply != NULL && reply->type == REDIS_REPLY_ARRAY;
+
+	if (reply != NULL)
+		freeReplyObject(reply);
+	return ok;
+}
+
+/* Wait `us` unless stopping; returns whether to go on. */
+static gboolean listener_pause(struct l2 *l2, gint64 us)
+{
+	gint64 until = g_get_monotonic_time() + us;
+
+	g_mutex_lock(&l2->listener_lock);
+	while (!l2->stopping && g_cond_wait_until(&l2->listener_wake, &l2->listener_lock, until))
+		;
+	gboolean go_on = !l2->stopping;
+
+	g_mutex_unlock(&l2->listener_lock);
+	return go_on;
+}
+
+static gpointer listen_main(gpointer data)
+{
+	struct l2 *l2 = data;
+	gint64 backoff_us = L2_BACKOFF_FIRST_US;
+	gboolean missed = FALSE;    /* invalidations may have gone unheard */
+
+	for (;;) {
+		g_autoptr(GError) error = NULL;
+		redisContext *context = connect_to_redis(l2, &error);
+
+		if (context != NULL && (redisSetTimeout(context, (struct timeval){ 0 }) != REDIS_OK ||
+					!subscribe(l2, context))) {
+			redisFree(context);
+			context = NULL;
+		}
+		if (context == NULL) {
+			if (error == NULL)
+				error = g_error_new(INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE,
+						    "%s: SUBSCRIBE failed", l2->masked_url);
+			note_failure(l2, error);
+			missed = TRUE;
+			if (!listener_pause(l2, backoff_us))
+				break;
+			backoff_us = MIN(backoff_us * 2, L2_BACKOFF_MAX_US);
+			continue;
+		}
+		g_mutex_lock(&l2->listener_lock);
+		gboolean stopping = l2->stopping;
+
+		if (!stopping)
+			l2->listener_context = context;
+		g_mutex_unlock(&l2->listener_lock);
+		if (stopping) {
+			redisFree(context);
+			break;
+		}
+		backoff_us = L2_BACKOFF_FIRST_US;
+		note_subscribed(l2, TRUE);
+		if (missed) {
+			g_message("%s: listening again; dropping what may have been "
+				  "invalidated meanwhile", l2->masked_url);
+			l2->on_invalidation(NULL, 0, l2->on_invalidation_data);
+			missed = FALSE;
+		}
+		void *reply_pointer = NULL;
+
+		while (redisGetReply(context, &reply_pointer) == REDIS_OK) {
+			handle_message(l2, reply_pointer);
+			freeReplyObject(reply_pointer);
+			reply_pointer = NULL;
+		}
+		note_subscribed(l2, FALSE);
+		g_mutex_lock(&l2->listener_lock);
+		l2->listener_context = NULL;
+		stopping = l2->stopping;
+		g_mutex_unlock(&l2->listener_lock);
+		redisFree(context);
+		if (stopping)
+			break;
+		missed = TRUE;
+		g_autoptr(GError) lost = g_error_new(INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE,
+						     "%s: connection lost", l2->masked_url);
+		note_failure(l2, lost);
+		if (!listener_pause(l2, backoff_us))
+			break;
+	}
+	return NULL;
+}
+
+void l2_listen(struct l2 *l2, l2_invalidation_fn on_invalidation, gpointer user_data)
+{
+	g_return_if_fail(l2->listener == NULL);
+	l2->on_invalidation = on_invalidation;
+	l2->on_invalidation_data = user_data;
+	g_mutex_lock(&l2->lock);
+	l2->listening = TRUE;
+	g_mutex_unlock(&l2->lock);
+	l2->listener = g_thread_new("infrafs-l2", listen_main, l2);
+}
