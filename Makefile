@@ -88,7 +88,7 @@ check-sanitize: deps
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
-FUZZ_TARGETS ?= model names control
+FUZZ_TARGETS ?= model names control l2
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false \
@@ -103,8 +103,10 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
+# BENCH_FLAGS: e.g. --only-redis, --skip-redis (python3 -m tests.bench --help).
+BENCH_FLAGS ?=
 bench: build
-	INFRAFS_BIN=$(abspath $(BUILD)/src/infrafs) $(PYTHON) -m tests.bench
+	INFRAFS_BIN=$(abspath $(BUILD)/src/infrafs) $(PYTHON) -m tests.bench $(BENCH_FLAGS)
 
 SOAK_SECONDS ?= 180
 soak: build

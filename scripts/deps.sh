@@ -11,6 +11,7 @@ packages=(
 	jq attr procps groff-base curl shellcheck
 	clang libclang-rt-14-dev  # make fuzz: libFuzzer (libclang_rt.fuzzer) comes with the latter
 	valgrind                  # make valgrind
+	redis-server              # Redis L2 tests start their own redis-server
 )
 
 missing=()

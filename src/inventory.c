@@ -85,8 +85,8 @@ static struct model *load_shared(struct inventory *inventory, struct cache_load 
 				load->fetched_wall_us = fetched_wall_us;
 				return model;
 			}
-			/* Unusable: fetch it anew, and replace it. */
-			max_age_us = -1;
+			/* Unusable (another version's shapes?): fetch and replace it. */
+			return load_from_backend(inventory, load, &share, error);
 		}
 		if (found == L2_UNAVAILABLE)
 			return load_from_backend(inventory, load, NULL, error);

@@ -11,8 +11,21 @@
 
 #define L2_BACKOFF_FIRST_US (100 * 1000)
 #define L2_BACKOFF_MAX_US (5 * G_USEC_PER_SEC)
+/* The largest entry stored or read; its header takes at most the second. */
+#define L2_MAX_ENTRY_BYTES (256u * 1024 * 1024)
+#define L2_MAX_HEADER_BYTES 8192u
 /* Idle connections kept for reuse; more may be open while busy. */
 #define L2_MAX_IDLE 16
+
+/* An entry and its class's epoch in one round trip: {size, entry or
+ * nil, epoch or nil}. The entry is left out when only the epoch is asked
+ * for (ARGV[1] = 0) or when it is larger than ARGV[2] bytes, so that a
+ * hostile or broken writer cannot make a mount read gigabytes. */
+static const char lookup_script[] =
+	"local size = redis.call('strlen', KEYS[1]) "
+	"local epoch = redis.call('get', KEYS[2]) "
+	"if ARGV[1] == '0' or size > tonumber(ARGV[2]) then return {size, false, epoch} end "
+	"return {size, redis.call('get', KEYS[1]), epoch}";
 
 /* Deletes the lock only while it still holds our token. */
 static const char unlock_script[] =
@@ -395,20 +408,25 @@ enum l2_result l2_get(struct l2 *l2, enum data_class data_class, const char *key
 {
 	g_autofree char *data_key = key_of(l2, "data", data_class, key);
 	g_autofree char *class_epoch_key = epoch_key(l2, data_class);
-	const char *argv[] = { "MGET", data_key, class_epoch_key };
-	size_t lens[] = { 4, strlen(data_key), strlen(class_epoch_key) };
-	redisReply *reply = run(l2, 3, argv, lens);
+	g_autofree char *max_bytes = g_strdup_printf("%u", L2_MAX_ENTRY_BYTES);
+	const char *argv[] = { "EVAL", lookup_script, "2", data_key, class_epoch_key,
+			       max_age_us < 0 ? "0" : "1", max_bytes };
+	size_t lens[] = { 4, strlen(lookup_script), 1, strlen(data_key), strlen(class_epoch_key),
+			  1, strlen(max_bytes) };
+	redisReply *reply = run(l2, 7, argv, lens);
 
 	*epoch = 0;
 	if (reply == NULL)
 		return L2_UNAVAILABLE;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
 		freeReplyObject(reply);
 		count(l2, &l2->counts.errors);
 		return L2_UNAVAILABLE;
 	}
-	const redisReply *data = reply->element[0];
-	const redisReply *epoch_reply = reply->element[1];
+	long long size = reply->element[0]->integer;
+	const redisReply *data = reply->element[1];
+	const redisReply *epoch_reply = reply->element[2];
 
 	if (epoch_reply->type != REDIS_REPLY_STRING ||
 	    !g_ascii_string_to_unsigned(epoch_reply->str, 10, 1, G_MAXUINT64, epoch, NULL)) {
@@ -429,6 +447,11 @@ enum l2_result l2_get(struct l2 *l2, enum data_class data_class, const char *key
 	}
 	if (max_age_us < 0 || data->type != REDIS_REPLY_STRING) {
 		freeReplyObject(reply);
+		if (max_age_us >= 0 && size > L2_MAX_ENTRY_BYTES) {
+			g_info("%s: %s: an entry of %lld bytes, over the limit", l2->masked_url,
+			       data_key, size);
+			count(l2, &l2->counts.rejected);
+		}
 		if (max_age_us >= 0)
 			count(l2, &l2->counts.misses);
 		return L2_MISS;
@@ -455,7 +478,7 @@ enum l2_result l2_get(struct l2 *l2, enum data_class data_class, const char *key
 void l2_store(struct l2 *l2, enum data_class data_class, const char *key, guint64 epoch,
 	      gint64 fetched_wall_us, const char *payload, gsize len, guint lifetime_ms)
 {
-	if (epoch == 0 || lifetime_ms == 0)
+	if (epoch == 0 || lifetime_ms == 0 || len > L2_MAX_ENTRY_BYTES - L2_MAX_HEADER_BYTES)
 		return;
 	g_autofree char *data_key = key_of(l2, "data", data_class, key);
 	g_autoptr(GBytes) entry = l2_format_encode(data_key, epoch, fetched_wall_us, payload, len);

@@ -132,6 +132,9 @@ gboolean l2_format_decode(const char *redis_key, const char *data, gsize len,
 	g_autofree char *expected_magic = g_strdup_printf(L2_MAGIC " %d", L2_FORMAT_VERSION);
 	guint64 payload_len = 0, fetched_us = 0;
 
+	/* A NUL would end a line's text early, letting two spellings pass. */
+	if (memchr(data, '\0', (gsize)(cursor - data)) != NULL)
+		return refuse(error, "malformed header");
 	if (magic == NULL || !g_str_has_prefix(magic, L2_MAGIC " "))
 		return refuse(error, "not an infrafs entry");
 	if (strcmp(magic, expected_magic) != 0)

@@ -1,7 +1,8 @@
 /* l2: the Redis second-level cache shared by a fleet of mounts.
  *
  * A pool of synchronous hiredis connections, each used by one thread at a
- * time, answers lookups (entry and class epoch in one MGET), stores, the
+ * time, answers lookups (entry and class epoch in one script call, which
+ * leaves out entries over 256 MiB), stores, the
  * per-key fetch locks (SET NX PX with a token of ours, released by a
  * compare-and-delete script) and invalidations (a new random epoch per
  * touched class, then a PUBLISH). One more connection, on a thread of its

@@ -101,6 +101,21 @@ static void test_appended_bytes_refused(void)
 	assert_refused(KEY, longer, len + 1, "payload too long");
 }
 
+/* A NUL inside a header line must not end its text early: the fuzzer's
+ * find (tests/fuzz/crashes/l2/nul-in-checksum-line). */
+static void test_nul_in_header_refused(void)
+{
+	g_autoptr(GBytes) bytes = sample();
+	gsize len = 0;
+	const char *data = g_bytes_get_data(bytes, &len);
+	const char *checksum_end = strstr(data, "\n\n");
+	g_autoptr(GString) damaged = g_string_new_len(data, checksum_end - data);
+
+	g_string_append_len(damaged, "\0\0", 2);
+	g_string_append_len(damaged, checksum_end, (gssize)(data + len - checksum_end));
+	assert_refused(KEY, damaged->str, damaged->len, "malformed header");
+}
+
 static void test_keys_and_channel(void)
 {
 	g_autofree char *data = l2_format_key("0123456789abcdef", "data", "servers", "gpu-1");
@@ -177,6 +192,7 @@ int main(int argc, char *argv[])
 	g_test_add_func("/l2_format/other-version-and-garbage-refused",
 			test_other_version_and_garbage_refused);
 	g_test_add_func("/l2_format/appended-bytes-refused", test_appended_bytes_refused);
+	g_test_add_func("/l2_format/nul-in-header-refused", test_nul_in_header_refused);
 	g_test_add_func("/l2_format/keys-and-channel", test_keys_and_channel);
 	g_test_add_func("/l2_format/scope", test_scope);
 	g_test_add_func("/l2_format/messages", test_messages);
