@@ -61,6 +61,27 @@ static struct model *model_from_payload(struct inventory *inventory, enum data_c
 	return model;
 }
 
+/* A hit of (class, key) built into a model, or NULL; *epoch is updated. */
+static struct model *model_from_l2(struct inventory *inventory, struct cache_load *load,
+				   gint64 max_age_us, guint64 *epoch)
+{
+	g_autoptr(GBytes) payload = NULL;
+	gint64 fetched_wall_us = 0;
+	guint64 epoch_now = 0;
+
+	if (l2_get(inventory->l2, load->data_class, load->key, max_age_us, &payload,
+		   &fetched_wall_us, &epoch_now) == L2_UNAVAILABLE)
+		return NULL;
+	*epoch = epoch_now;
+	if (payload == NULL)
+		return NULL;
+	struct model *model = model_from_payload(inventory, load->data_class, payload);
+
+	if (model != NULL)
+		load->fetched_wall_us = fetched_wall_us;
+	return model;
+}
+
 static struct model *load_shared(struct inventory *inventory, struct cache_load *load,
 				 GError **error)
 {
@@ -96,8 +117,14 @@ static struct model *load_shared(struct inventory *inventory, struct cache_load 
 						inventory->l2_lock_ms, &token);
 
 		if (locked == L2_LOCKED) {
-			struct model *model = load_from_backend(inventory, load, &share, error);
+			struct model *model = NULL;
 
+			/* The holder before us may have stored it between our lookup
+			 * and our lock: look once more before asking the backend. */
+			if (!load->fresh_only)
+				model = model_from_l2(inventory, load, max_age_us, &share.epoch);
+			if (model == NULL)
+				model = load_from_backend(inventory, load, &share, error);
 			l2_unlock(l2, load->data_class, load->key, token);
 			return model;
 		}

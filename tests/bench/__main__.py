@@ -10,7 +10,11 @@ build/tests/readloop:
     same page chain directly, and (10,000) a warm `ls -l hosts` against
     tmpfs;
 and checks that the warm loops cost the backend, and the daemon, no
-request at all.
+request at all. Then, with a redis-server of its own (redis_l2.py; left
+out with --skip-redis, alone with --only-redis): backend requests per key
+per expiry of 5 mounts sharing Redis against 5 without, a cold read
+answered by Redis against one fetched from the backend, and how soon an
+invalidation written on one mount shows on another.
 Ratios, not absolute numbers, are the result: the machine changes, the
 baseline in the same run moves with it.
 """
@@ -26,66 +30,8 @@ import time
 import urllib.parse
 import urllib.request
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def is_mounted(path):
-    with open("/proc/self/mounts") as mounts:
-        return any(line.split()[1] == path and line.split()[2] == "fuse.infrafs"
-                   for line in mounts)
-
-
-class Cloud:
-    def __init__(self, hosts, work):
-        self.openrc = os.path.join(work, "openrc")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", "-m", "tests.fakecloud", "--port", "0", "--hosts", str(hosts),
-             "--openrc", self.openrc], cwd=TOP, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            raise SystemExit(f"bench: fake cloud did not start: {line!r}")
-        self.url = line.split("listening on", 1)[1].strip()
-        self.env = {}
-        with open(self.openrc) as rc:
-            for raw in rc:
-                if raw.startswith("export "):
-                    key, _, value = raw[len("export "):].strip().partition("=")
-                    self.env[key] = value.strip("'\"")
-
-    def call(self, method, path, body=None, headers=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers=headers or {})
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.headers, response.read()
-
-    def counts(self):
-        return json.loads(self.call("GET", "/_fake/counts")[1])
-
-    def token(self):
-        env = self.env
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": env["OS_USERNAME"], "domain": {"name": env["OS_USER_DOMAIN_NAME"]},
-            "password": env["OS_PASSWORD"]}}}, "scope": {"project": {
-                "name": env["OS_PROJECT_NAME"],
-                "domain": {"name": env["OS_PROJECT_DOMAIN_NAME"]}}}}}
-        headers, _ = self.call("POST", "/identity/v3/auth/tokens", body)
-        return headers["X-Subject-Token"]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+from tests.bench import redis_l2
+from tests.bench.common import TOP, Cloud, is_mounted, readloop, wait_until
 
 
 def fetch_all_pages(cloud, token):
@@ -169,12 +115,6 @@ def kernel_requests(mnt):
         return json.load(f)["kernel_requests"]
 
 
-def readloop(binary, mode, path, count):
-    out = subprocess.run([binary, mode, path, str(count)], check=True, capture_output=True,
-                         text=True).stdout
-    return json.loads(out)
-
-
 @contextlib.contextmanager
 def mounted(args, hosts):
     """A fake cloud of `hosts` hypervisors and a mount of it: (cloud, mnt, shm)."""
@@ -229,6 +169,15 @@ def fleet(args, hosts, with_ls):
 
 
 def bench(args):
+    results = {}
+    if not args.only_redis:
+        results.update(bench_base(args))
+    if not args.skip_redis:
+        results["redis l2"] = redis_l2.bench(args)
+    return results
+
+
+def bench_base(args):
     readloop_bin = os.path.join(TOP, args.build, "tests", "readloop")
     results = {}
     with mounted(args, args.hosts) as (cloud, mnt, shm):
@@ -280,6 +229,13 @@ def bench(args):
 
 
 def report(results):
+    if "coalescing" in results:
+        report_base(results)
+    if "redis l2" in results:
+        redis_l2.report(results["redis l2"])
+
+
+def report_base(results):
     print(f"{'benchmark':<36} {'infrafs p50':>12} {'tmpfs p50':>10} {'ratio':>7} "
           f"{'infrafs/s':>10} {'tmpfs/s':>10}")
     for name, r in results.items():
@@ -320,6 +276,11 @@ def main():
     parser.add_argument("--build", default="build")
     parser.add_argument("--readers", type=int, default=100)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--skip-redis", action="store_true",
+                        help="leave out the Redis L2 figures (tests/bench/redis_l2.py)")
+    parser.add_argument("--only-redis", action="store_true",
+                        help="only the Redis L2 figures")
+    redis_l2.add_arguments(parser)
     args = parser.parse_args()
     results = bench(args)
     report(results)
