@@ -2,7 +2,9 @@
  * infrafs/l2.h). */
 #include "infrafs/l2.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -14,6 +16,8 @@
 /* The largest entry stored or read; its header takes at most the second. */
 #define L2_MAX_ENTRY_BYTES (256u * 1024 * 1024)
 #define L2_MAX_HEADER_BYTES 8192u
+/* How often an idle listener looks whether it should probe Redis. */
+#define L2_LISTENER_TICK_MS 1000
 /* Idle connections kept for reuse; more may be open while busy. */
 #define L2_MAX_IDLE 16
 
@@ -49,8 +53,8 @@ struct l2 {
 	gint64 backoff_us;
 	struct l2_counts counts;
 	guint64 next_token;
-	gboolean listening;         /* a listener runs (l2_listen) */
-	gboolean subscribed;        /* ... and holds a live subscription */
+	gboolean subscribed;        /* the listener holds a live subscription */
+	gboolean refusal_reported;  /* a refused SUBSCRIBE was logged */
 
 	/* The listener. */
 	GThread *listener;
@@ -243,12 +247,15 @@ static void note_failure(struct l2 *l2, const GError *error)
 	g_mutex_unlock(&l2->lock);
 }
 
-/* A connection for one command, or NULL while Redis is unavailable. */
-static redisContext *acquire(struct l2 *l2)
+/* A connection for one command, or NULL while Redis is unavailable.
+ * *reused tells whether it had served before (and may have been closed by
+ * Redis meanwhile, as its `timeout` setting does to idle clients). */
+static redisContext *acquire(struct l2 *l2, gboolean *reused)
 {
 	g_mutex_lock(&l2->lock);
 	redisContext *context = g_queue_pop_head(&l2->idle);
 
+	*reused = context != NULL;
 	if (context != NULL) {
 		g_mutex_unlock(&l2->lock);
 		return context;
@@ -266,19 +273,23 @@ static redisContext *acquire(struct l2 *l2)
 	g_autoptr(GError) error = NULL;
 
 	context = connect_to_redis(l2, &error);
-	g_mutex_lock(&l2->lock);
-	if (context == NULL) {
-		note_failure_locked(l2, error);
-	} else {
-		if (l2->down) {
-			l2->down = FALSE;
-			l2->counts.reconnects++;
-			g_message("%s reachable again", l2->masked_url);
-		}
-		l2->counts.connected = TRUE;
-	}
-	g_mutex_unlock(&l2->lock);
+	if (context == NULL)
+		note_failure(l2, error);
 	return context;
+}
+
+/* Redis answered a command: an outage, if any, is over. (A connection
+ * alone proves little: a stalled Redis still accepts them.) */
+static void note_answer(struct l2 *l2)
+{
+	g_mutex_lock(&l2->lock);
+	if (l2->down) {
+		l2->down = FALSE;
+		l2->counts.reconnects++;
+		g_message("%s reachable again", l2->masked_url);
+	}
+	l2->counts.connected = TRUE;
+	g_mutex_unlock(&l2->lock);
 }
 
 static void release(struct l2 *l2, redisContext *context)
@@ -293,37 +304,72 @@ static void release(struct l2 *l2, redisContext *context)
 		redisFree(context);
 }
 
+/* Why a command on `context` failed, errno being `saved_errno`. */
+static char *failure_text(const struct l2 *l2, const redisContext *context, int saved_errno)
+{
+	if (context->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
+		return g_strdup_printf("no answer within %u ms", l2->timeout_ms);
+	return g_strdup(context->errstr[0] ? context->errstr : "failed");
+}
+
+/* Whether a reused connection failed only because Redis had closed it. */
+static gboolean closed_while_idle(const redisContext *context, int saved_errno)
+{
+	return context->err == REDIS_ERR_EOF ||
+	       (context->err == REDIS_ERR_IO && (saved_errno == ECONNRESET || saved_errno == EPIPE));
+}
+
 /* One command: its reply (free with freeReplyObject), or NULL when Redis
  * is unavailable or answered an error (both counted). */
 static redisReply *run(struct l2 *l2, int argc, const char **argv, const size_t *lens)
 {
-	redisContext *context = acquire(l2);
+	gboolean reused = FALSE;
+	redisContext *context = acquire(l2, &reused);
+	redisReply *reply = NULL;
 
-	if (context == NULL)
-		return NULL;
-	redisReply *reply = command_on(context, argc, argv, lens);
+	while (context != NULL) {
+		errno = 0;
+		reply = command_on(context, argc, argv, lens);
+		if (reply != NULL)
+			break;
+		int saved_errno = errno;
 
-	if (reply == NULL) {
+		if (reused && closed_while_idle(context, saved_errno)) {
+			/* Not an outage: try the next idle connection, or a new one
+			 * (the idle ones are few, so this ends). */
+			redisFree(context);
+			context = acquire(l2, &reused);
+			continue;
+		}
+		g_autofree char *why = failure_text(l2, context, saved_errno);
 		g_autoptr(GError) error = g_error_new(INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE,
-						      "%s: %s %s", l2->masked_url, argv[0],
-						      context->errstr[0] ? context->errstr
-									 : "failed");
+						      "%s: %s: %s", l2->masked_url, argv[0], why);
 
 		redisFree(context);
 		note_failure(l2, error);
 		return NULL;
 	}
+	if (context == NULL)
+		return NULL;
 	release(l2, context);
 	if (reply->type == REDIS_REPLY_ERROR) {
 		/* Redis is up but refuses (out of memory, a missing permission):
-		 * counted, and the caller carries on without it. */
+		 * counted, and the caller carries on without it. Refused for
+		 * want of a password, we are not connected in any useful sense. */
+		gboolean no_auth = g_str_has_prefix(reply->str, "NOAUTH");
+
+		if (!no_auth)
+			note_answer(l2);
 		g_mutex_lock(&l2->lock);
 		l2->counts.errors++;
+		if (no_auth)
+			l2->counts.connected = FALSE;
 		g_mutex_unlock(&l2->lock);
 		g_debug("%s: %s: %s", l2->masked_url, argv[0], reply->str);
 		freeReplyObject(reply);
 		return NULL;
 	}
+	note_answer(l2);
 	return reply;
 }
 
@@ -353,7 +399,8 @@ void l2_counts(struct l2 *l2, struct l2_counts *counts)
 {
 	g_mutex_lock(&l2->lock);
 	*counts = l2->counts;
-	counts->connected = !l2->down && (l2->listening ? l2->subscribed : l2->counts.connected);
+	counts->connected = !l2->down && l2->counts.connected;
+	counts->subscribed = l2->subscribed;
 	g_mutex_unlock(&l2->lock);
 }
 
@@ -363,6 +410,10 @@ static void note_subscribed(struct l2 *l2, gboolean subscribed)
 {
 	g_mutex_lock(&l2->lock);
 	l2->subscribed = subscribed;
+	if (subscribed) {
+		l2->counts.connected = TRUE;
+		l2->refusal_reported = FALSE;
+	}
 	if (subscribed && l2->down) {
 		l2->down = FALSE;
 		l2->backoff_us = L2_BACKOFF_FIRST_US;
@@ -582,17 +633,62 @@ static void handle_message(struct l2 *l2, const redisReply *reply)
 	l2->on_invalidation(patterns, patterns_len, l2->on_invalidation_data);
 }
 
-/* Subscribe on `context`; FALSE when the connection failed. */
-static gboolean subscribe(struct l2 *l2, redisContext *context)
+enum subscription {
+	SUBSCRIBED,
+	REFUSED,   /* Redis answers but will not let us (an ACL without channels) */
+	BROKEN,    /* the connection failed */
+};
+
+static enum subscription subscribe(struct l2 *l2, redisContext *context, GError **error)
 {
 	const char *argv[] = { "SUBSCRIBE", l2->channel };
 	size_t lens[] = { 9, strlen(l2->channel) };
 	redisReply *reply = command_on(context, 2, argv, lens);
-	gboolean ok = reply != NULL && reply->type == REDIS_REPLY_ARRAY;
+	enum subscription result = SUBSCRIBED;
 
-	if (reply != NULL)
-		freeReplyObject(reply);
-	return ok;
+	if (reply == NULL) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE, "%s: SUBSCRIBE: %s",
+			    l2->masked_url, context->errstr[0] ? context->errstr : "failed");
+		return BROKEN;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_FORBIDDEN,
+			    "%s: SUBSCRIBE refused, so no invalidation from other mounts reaches "
+			    "this one: %s",
+			    l2->masked_url, reply->str);
+		result = REFUSED;
+	} else if (reply->type != REDIS_REPLY_ARRAY) {
+		g_set_error(error, INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE,
+			    "%s: SUBSCRIBE: unexpected answer", l2->masked_url);
+		result = BROKEN;
+	}
+	freeReplyObject(reply);
+	return result;
+}
+
+/* Redis answers but refuses the subscription: not an outage (commands
+ * work), but said once, and tried again now and then. */
+static void note_refusal(struct l2 *l2, const GError *error)
+{
+	g_mutex_lock(&l2->lock);
+	gboolean first = !l2->refusal_reported;
+
+	l2->counts.errors++;
+	l2->refusal_reported = TRUE;
+	g_mutex_unlock(&l2->lock);
+	if (first) {
+		g_message("%s", error->message);
+		error_log_add(l2->error_log, "redis", error);
+	}
+}
+
+static gboolean listener_stopping(struct l2 *l2)
+{
+	g_mutex_lock(&l2->listener_lock);
+	gboolean stopping = l2->stopping;
+
+	g_mutex_unlock(&l2->listener_lock);
+	return stopping;
 }
 
 /* Wait `us` unless stopping; returns whether to go on. */
@@ -609,6 +705,54 @@ static gboolean listener_pause(struct l2 *l2, gint64 us)
 	return go_on;
 }
 
+/* While commands are skipped for an outage, ask Redis when the backoff
+ * allows: so that a recovery shows in the stats without waiting for a read. */
+static void probe_if_down(struct l2 *l2)
+{
+	g_mutex_lock(&l2->lock);
+	gboolean due = l2->down && clock_mono_us() >= l2->retry_at_mono_us;
+
+	g_mutex_unlock(&l2->lock);
+	if (!due)
+		return;
+	const char *argv[] = { "PING" };
+	size_t lens[] = { 4 };
+	redisReply *reply = run(l2, 1, argv, lens);
+
+	if (reply != NULL)
+		freeReplyObject(reply);
+}
+
+/* Apply messages until the connection fails or the listener stops,
+ * probing a Redis that commands found down meanwhile. */
+static void read_messages(struct l2 *l2, redisContext *context)
+{
+	for (;;) {
+		void *reply = NULL;
+
+		if (redisGetReplyFromReader(context, &reply) != REDIS_OK)
+			return;
+		if (reply != NULL) {
+			handle_message(l2, reply);
+			freeReplyObject(reply);
+			continue;
+		}
+		struct pollfd ready = { .fd = context->fd, .events = POLLIN };
+		int n = poll(&ready, 1, L2_LISTENER_TICK_MS);
+
+		if (listener_stopping(l2))
+			return;
+		if (n == 0) {
+			probe_if_down(l2);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || redisBufferRead(context) != REDIS_OK)
+			return;
+	}
+}
+
 static gpointer listen_main(gpointer data)
 {
 	struct l2 *l2 = data;
@@ -618,18 +762,23 @@ static gpointer listen_main(gpointer data)
 	for (;;) {
 		g_autoptr(GError) error = NULL;
 		redisContext *context = connect_to_redis(l2, &error);
+		enum subscription subscription = BROKEN;
 
-		if (context != NULL && (redisSetTimeout(context, (struct timeval){ 0 }) != REDIS_OK ||
-					!subscribe(l2, context))) {
-			redisFree(context);
-			context = NULL;
-		}
-		if (context == NULL) {
-			if (error == NULL)
-				error = g_error_new(INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE,
-						    "%s: SUBSCRIBE failed", l2->masked_url);
-			note_failure(l2, error);
+		if (context != NULL && redisSetTimeout(context, (struct timeval){ 0 }) != REDIS_OK)
+			g_set_error(&error, INFRAFS_ERROR, INFRAFS_ERROR_UNAVAILABLE, "%s: %s",
+				    l2->masked_url, context->errstr);
+		else if (context != NULL)
+			subscription = subscribe(l2, context, &error);
+		if (subscription != SUBSCRIBED) {
+			if (context != NULL)
+				redisFree(context);
 			missed = TRUE;
+			if (subscription == REFUSED) {
+				note_refusal(l2, error);
+				backoff_us = L2_BACKOFF_MAX_US;
+			} else {
+				note_failure(l2, error);
+			}
 			if (!listener_pause(l2, backoff_us))
 				break;
 			backoff_us = MIN(backoff_us * 2, L2_BACKOFF_MAX_US);
@@ -653,13 +802,7 @@ static gpointer listen_main(gpointer data)
 			l2->on_invalidation(NULL, 0, l2->on_invalidation_data);
 			missed = FALSE;
 		}
-		void *reply_pointer = NULL;
-
-		while (redisGetReply(context, &reply_pointer) == REDIS_OK) {
-			handle_message(l2, reply_pointer);
-			freeReplyObject(reply_pointer);
-			reply_pointer = NULL;
-		}
+		read_messages(l2, context);
 		note_subscribed(l2, FALSE);
 		g_mutex_lock(&l2->listener_lock);
 		l2->listener_context = NULL;
@@ -683,8 +826,5 @@ void l2_listen(struct l2 *l2, l2_invalidation_fn on_invalidation, gpointer user_
 	g_return_if_fail(l2->listener == NULL);
 	l2->on_invalidation = on_invalidation;
 	l2->on_invalidation_data = user_data;
-	g_mutex_lock(&l2->lock);
-	l2->listening = TRUE;
-	g_mutex_unlock(&l2->lock);
 	l2->listener = g_thread_new("infrafs-l2", listen_main, l2);
 }

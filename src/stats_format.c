@@ -101,6 +101,7 @@ GBytes *stats_format_json(const struct stats_snapshot *snapshot)
 
 		json_object_object_add(l2, "url", json_object_new_string(snapshot->l2_url));
 		json_object_object_add(l2, "connected", json_object_new_boolean(c->connected));
+		json_object_object_add(l2, "subscribed", json_object_new_boolean(c->subscribed));
 		add_uint(l2, "hits", c->hits);
 		add_uint(l2, "misses", c->misses);
 		add_uint(l2, "errors", c->errors);

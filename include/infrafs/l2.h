@@ -11,8 +11,11 @@
  * Redis is never needed: every call answers L2_UNAVAILABLE (or does
  * nothing) at once while Redis is down, and the first failure of an
  * outage is logged and recorded in the error log. Connection attempts
- * back off from 100 ms to 5 s; every command is bounded by a timeout.
- * After the listener reconnects, it reports a resync (invalidations may
+ * back off from 100 ms to 5 s; every command is bounded by a timeout. A
+ * pooled connection that Redis closed while idle is replaced, not taken
+ * for an outage; a command Redis refuses is counted, not an outage. The
+ * listener probes a Redis found down, so that its recovery shows without
+ * a read; after it reconnects, it reports a resync (invalidations may
  * have been missed meanwhile). Thread-safe. */
 #pragma once
 
@@ -35,7 +38,8 @@ enum l2_result {
 
 /* Counters for /.infrafs/stats. */
 struct l2_counts {
-	gboolean connected;             /* the last command or connection succeeded */
+	gboolean connected;             /* Redis answered last time it was asked */
+	gboolean subscribed;            /* invalidations of other mounts reach this one */
 	guint64 hits;
 	guint64 misses;
 	guint64 errors;                 /* failed connections and commands */

@@ -14,6 +14,7 @@ import shutil
 import pytest
 
 import helpers
+import redis_server
 
 
 FAKE_MAX_MICROVERSION_VAR = "INFRAFS_FAKE_MAX_MICROVERSION"
@@ -130,3 +131,29 @@ def mount(request, tmp_path):
     yield make
 
     helpers.stop_mounts_and_check(request, mounts)
+
+
+@pytest.fixture
+def redis(tmp_path):
+    """A redis-server of this test's own (redis_server.RedisServer), started
+    on a free loopback port with no persistence and answering PING: .url,
+    .port, .command(*args), .keys(pattern), .kill(), .restart(), .alive().
+    redis.spawn(password=None, extra_args=()) starts another one (e.g.
+    password-protected). Teardown stops exactly the PIDs it started."""
+    if not os.access(redis_server.REDIS_SERVER, os.X_OK):
+        pytest.skip("needs redis-server (%s)" % redis_server.REDIS_SERVER)
+    servers = []
+
+    def spawn(password=None, extra_args=()):
+        server = redis_server.RedisServer(tmp_path / ("redis%d" % len(servers)),
+                                          password=password, extra_args=extra_args)
+        servers.append(server)
+        return server.start()
+
+    try:
+        first = spawn()
+        first.spawn = spawn
+        yield first
+    finally:
+        for server in reversed(servers):
+            server.stop()
