@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,94 +33,21 @@ import time
 
 from tests.bench.common import TOP, Cloud, is_mounted, readloop, wait_until
 
-REDIS_SERVER = os.environ.get("INFRAFS_REDIS_SERVER", "redis-server")
 HOSTS_ROUTE = "compute.hypervisors.detail"
 SERVERS_ROUTE = "compute.servers.detail"
 LONG_TTL = 3600
 
 
-# ---- a redis-server of our own, and just enough RESP to talk to it --------
+# ---- a redis-server of our own: the integration tests' launcher ----------
 
-class RespError(Exception):
-    pass
-
-
-def resp_command(port, *args, timeout=5.0):
-    """One command on a new connection to 127.0.0.1:port; the parsed reply."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(b"".join(out))
-        reader = sock.makefile("rb")
-        return _resp_reply(reader)
+# tests/integration is no package: its modules are found by their folder.
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+import redis_server  # noqa: E402  (after the path it is found on)
 
 
-def _resp_reply(reader):
-    line = reader.readline()
-    if not line.endswith(b"\r\n"):
-        raise ConnectionError("redis closed the connection")
-    kind, rest = line[:1], line[1:-2]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        raise RespError(rest.decode(errors="replace"))
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        n = int(rest)
-        return None if n < 0 else reader.read(n + 2)[:-2]
-    if kind == b"*":
-        n = int(rest)
-        return None if n < 0 else [_resp_reply(reader) for _ in range(n)]
-    raise ValueError("unknown RESP reply %r" % line)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """redis-server on a free loopback port, no persistence; stopped by PID."""
-
-    def __init__(self, workdir):
-        self.workdir = workdir
-        self.proc = None
-        self.port = None
-        self.log_path = os.path.join(workdir, "redis-server.log")
-
-    @property
-    def url(self):
-        return "redis://127.0.0.1:%d/0" % self.port
-
-    def start(self):
-        for _ in range(5):
-            self.port = free_port()
-            with open(self.log_path, "ab") as log:
-                self.proc = subprocess.Popen(
-                    [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", "no", "--dir", self.workdir,
-                     "--daemonize", "no", "--logfile", ""],
-                    cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + 10
-            while self.proc.poll() is None and time.monotonic() < deadline:
-                try:
-                    if self.command("PING") == "PONG":
-                        return self
-                except (OSError, ConnectionError, RespError):
-                    pass
-                time.sleep(0.01)
-            self.stop()   # exited (port taken between pick and bind?) or silent
-        with open(self.log_path, "rb") as log:
-            tail = log.read().decode(errors="replace").splitlines()[-10:]
-        raise SystemExit("bench: redis-server did not answer PING:\n" + "\n".join(tail))
-
-    def command(self, *args):
-        return resp_command(self.port, *args)
+class RedisServer(redis_server.RedisServer):
+    """redis_server.RedisServer (free loopback port, no persistence, stopped
+    by PID) with what the bench does to its data."""
 
     def flush(self):
         self.command("FLUSHALL")
@@ -137,18 +63,6 @@ class RedisServer:
                 raise SystemExit("bench: no %s entry in Redis to drop (key format changed?)"
                                  % data_class)
             self.command("DEL", *keys)
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
 
 
 # ---- mounts -----------------------------------------------------------------
@@ -489,8 +403,8 @@ def propagation(b, reps):
 # ---- the whole part ------------------------------------------------------------
 
 def bench(args):
-    if shutil.which(REDIS_SERVER) is None:
-        return {"skipped": "no %s (apt-get install redis-server)" % REDIS_SERVER}
+    if shutil.which(redis_server.REDIS_SERVER) is None:
+        return {"skipped": "no %s (apt-get install redis-server)" % redis_server.REDIS_SERVER}
     results = {}
     with tempfile.TemporaryDirectory(prefix="infrafs-bench-redis.") as work, \
             contextlib.ExitStack() as stack:
