@@ -61,54 +61,43 @@ static struct model *model_from_payload(struct inventory *inventory, enum data_c
 	return model;
 }
 
-/* A hit of (class, key) built into a model, or NULL; *epoch is updated. */
-static struct model *model_from_l2(struct inventory *inventory, struct cache_load *load,
-				   gint64 max_age_us, guint64 *epoch)
+/* Look (class, key) up in Redis: L2_HIT with the entry built into *model,
+ * L2_MISS (also for an entry that does not build), or L2_UNAVAILABLE.
+ * Unless unavailable, *epoch is the class's epoch now. */
+static enum l2_result lookup(struct inventory *inventory, struct cache_load *load,
+			     gint64 max_age_us, guint64 *epoch, struct model **model)
 {
 	g_autoptr(GBytes) payload = NULL;
 	gint64 fetched_wall_us = 0;
-	guint64 epoch_now = 0;
+	enum l2_result found = l2_get(inventory->l2, load->data_class, load->key, max_age_us,
+				      &payload, &fetched_wall_us, epoch);
 
-	if (l2_get(inventory->l2, load->data_class, load->key, max_age_us, &payload,
-		   &fetched_wall_us, &epoch_now) == L2_UNAVAILABLE)
-		return NULL;
-	*epoch = epoch_now;
-	if (payload == NULL)
-		return NULL;
-	struct model *model = model_from_payload(inventory, load->data_class, payload);
-
-	if (model != NULL)
-		load->fetched_wall_us = fetched_wall_us;
-	return model;
+	if (found != L2_HIT)
+		return found;
+	*model = model_from_payload(inventory, load->data_class, payload);
+	if (*model == NULL)
+		return L2_MISS;
+	load->fetched_wall_us = fetched_wall_us;
+	return L2_HIT;
 }
 
 static struct model *load_shared(struct inventory *inventory, struct cache_load *load,
 				 GError **error)
 {
 	struct l2 *l2 = inventory->l2;
+	/* Data to be fetched now is only looked up for its class's epoch. */
 	gint64 max_age_us = load->fresh_only ? -1 : (gint64)load->ttl_s * G_USEC_PER_SEC * 9 / 10;
 	gint64 deadline_us = g_get_monotonic_time() + (gint64)inventory->l2_lock_ms * 1000;
 	gint64 pause_us = INVENTORY_POLL_FIRST_US;
 	gboolean waited = FALSE;
 
 	for (;;) {
-		g_autoptr(GBytes) payload = NULL;
-		gint64 fetched_wall_us = 0;
+		struct model *model = NULL;
 		struct share share = { .enabled = TRUE };
-		enum l2_result found = l2_get(l2, load->data_class, load->key, max_age_us,
-					      &payload, &fetched_wall_us, &share.epoch);
+		enum l2_result found = lookup(inventory, load, max_age_us, &share.epoch, &model);
 
-		if (found == L2_HIT) {
-			struct model *model = model_from_payload(inventory, load->data_class,
-								 payload);
-
-			if (model != NULL) {
-				load->fetched_wall_us = fetched_wall_us;
-				return model;
-			}
-			/* Unusable (another version's shapes?): fetch and replace it. */
-			return load_from_backend(inventory, load, &share, error);
-		}
+		if (found == L2_HIT)
+			return model;
 		if (found == L2_UNAVAILABLE)
 			return load_from_backend(inventory, load, NULL, error);
 
@@ -117,13 +106,10 @@ static struct model *load_shared(struct inventory *inventory, struct cache_load 
 						inventory->l2_lock_ms, &token);
 
 		if (locked == L2_LOCKED) {
-			struct model *model = NULL;
-
 			/* The holder before us may have stored it between our lookup
 			 * and our lock: look once more before asking the backend. */
-			if (!load->fresh_only)
-				model = model_from_l2(inventory, load, max_age_us, &share.epoch);
-			if (model == NULL)
+			if (max_age_us < 0 ||
+			    lookup(inventory, load, max_age_us, &share.epoch, &model) != L2_HIT)
 				model = load_from_backend(inventory, load, &share, error);
 			l2_unlock(l2, load->data_class, load->key, token);
 			return model;
