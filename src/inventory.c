@@ -10,16 +10,10 @@
 #define INVENTORY_POLL_FIRST_US 2000
 #define INVENTORY_POLL_MAX_US 50000
 
-/* Where a backend answer goes besides the model: Redis, under `epoch`. */
-struct share {
-	gboolean enabled;
-	guint64 epoch;
-};
-
-/* Fetch from the backend and digest; with `share`, store the answer in
- * Redis as well. */
+/* Fetch from the backend and digest; with `store_epoch`, also store the
+ * answer in Redis under that class epoch. */
 static struct model *load_from_backend(struct inventory *inventory,
-				       const struct cache_load *load, const struct share *share,
+				       const struct cache_load *load, const guint64 *store_epoch,
 				       GError **error)
 {
 	gint64 started_wall_us = clock_wall_us();
@@ -30,14 +24,14 @@ static struct model *load_from_backend(struct inventory *inventory,
 	/* An answer the model rejects names its request, as fetch errors do. */
 	if (json != NULL && model == NULL && backend_fetch_request() != NULL)
 		g_prefix_error(error, "GET %s: ", backend_fetch_request());
-	if (model != NULL && share != NULL && share->enabled) {
+	if (model != NULL && store_epoch != NULL) {
 		gsize len = 0;
 		const char *text = json_object_to_json_string_length(json, JSON_C_TO_STRING_PLAIN,
 								     &len);
 		guint lifetime_ms = (load->ttl_s + load->grace_s) * 1000u;
 
 		/* Stamped with the start of the fetch: the data is at least that old. */
-		l2_store(inventory->l2, load->data_class, load->key, share->epoch,
+		l2_store(inventory->l2, load->data_class, load->key, *store_epoch,
 			 started_wall_us, text, len, lifetime_ms);
 	}
 	return model;
@@ -93,8 +87,8 @@ static struct model *load_shared(struct inventory *inventory, struct cache_load 
 
 	for (;;) {
 		struct model *model = NULL;
-		struct share share = { .enabled = TRUE };
-		enum l2_result found = lookup(inventory, load, max_age_us, &share.epoch, &model);
+		guint64 epoch = 0;
+		enum l2_result found = lookup(inventory, load, max_age_us, &epoch, &model);
 
 		if (found == L2_HIT)
 			return model;
@@ -109,14 +103,14 @@ static struct model *load_shared(struct inventory *inventory, struct cache_load 
 			/* The holder before us may have stored it between our lookup
 			 * and our lock: look once more before asking the backend. */
 			if (max_age_us < 0 ||
-			    lookup(inventory, load, max_age_us, &share.epoch, &model) != L2_HIT)
-				model = load_from_backend(inventory, load, &share, error);
+			    lookup(inventory, load, max_age_us, &epoch, &model) != L2_HIT)
+				model = load_from_backend(inventory, load, &epoch, error);
 			l2_unlock(l2, load->data_class, load->key, token);
 			return model;
 		}
 		/* Data fetched now cannot come from someone else's fetch. */
 		if (locked == L2_UNAVAILABLE || load->fresh_only)
-			return load_from_backend(inventory, load, &share, error);
+			return load_from_backend(inventory, load, &epoch, error);
 		if (!waited) {
 			l2_note_lock_wait(l2);
 			waited = TRUE;
@@ -125,7 +119,7 @@ static struct model *load_shared(struct inventory *inventory, struct cache_load 
 
 		if (now_us >= deadline_us) {
 			l2_note_lock_timeout(l2);
-			return load_from_backend(inventory, load, &share, error);
+			return load_from_backend(inventory, load, &epoch, error);
 		}
 		g_usleep((gulong)MIN(pause_us, deadline_us - now_us));
 		pause_us = MIN(pause_us * 2, INVENTORY_POLL_MAX_US);

@@ -13,21 +13,23 @@
 
 #define L2_BACKOFF_FIRST_US (100 * 1000)
 #define L2_BACKOFF_MAX_US (5 * G_USEC_PER_SEC)
-/* The largest entry stored or read; its header takes at most the second. */
+/* The largest entry stored or read. */
 #define L2_MAX_ENTRY_BYTES (256u * 1024 * 1024)
-#define L2_MAX_HEADER_BYTES 8192u
 /* How often an idle listener looks whether it should probe Redis. */
 #define L2_LISTENER_TICK_MS 1000
 /* Idle connections kept for reuse; more may be open while busy. */
 #define L2_MAX_IDLE 16
 
-/* An entry and its class's epoch in one round trip: {size, entry or
- * nil, epoch or nil}. The entry is left out when only the epoch is asked
- * for (ARGV[1] = 0) or when it is larger than ARGV[2] bytes, so that a
- * hostile or broken writer cannot make a mount read gigabytes. */
+/* An entry and its class's epoch in one round trip: {size, entry or nil,
+ * epoch}. A class without an epoch (new, or its key lost to eviction or a
+ * restart) gets ARGV[3], so nothing stored before is valid. The entry is
+ * left out when only the epoch is asked for (ARGV[1] = 0) or when it is
+ * larger than ARGV[2] bytes, so that a hostile or broken writer cannot
+ * make a mount read gigabytes. */
 static const char lookup_script[] =
-	"local size = redis.call('strlen', KEYS[1]) "
 	"local epoch = redis.call('get', KEYS[2]) "
+	"if not epoch then epoch = ARGV[3] redis.call('set', KEYS[2], epoch) end "
+	"local size = redis.call('strlen', KEYS[1]) "
 	"if ARGV[1] == '0' or size > tonumber(ARGV[2]) then return {size, false, epoch} end "
 	"return {size, redis.call('get', KEYS[1]), epoch}";
 
@@ -433,25 +435,14 @@ static char *epoch_key(struct l2 *l2, enum data_class data_class)
 	return key_of(l2, "epoch", data_class, NULL);
 }
 
-/* A new epoch: random and never 0, so that an epoch key lost to eviction
- * or a restart makes every entry of its class stale, not valid again. */
+/* A new epoch: random and never 0 (0 stands for "none"), so that an epoch
+ * key lost to eviction or a restart makes every entry of its class stale,
+ * not valid again. */
 static char *new_epoch(void)
 {
 	guint64 epoch = ((guint64)g_random_int() << 31) ^ g_random_int();
 
 	return g_strdup_printf("%" G_GUINT64_FORMAT, epoch | 1);
-}
-
-/* Give a class without an epoch one (unless a racing mount just did). */
-static void create_epoch(struct l2 *l2, const char *key)
-{
-	g_autofree char *epoch = new_epoch();
-	const char *argv[] = { "SET", key, epoch, "NX" };
-	size_t lens[] = { 3, strlen(key), strlen(epoch), 2 };
-	redisReply *reply = run(l2, 4, argv, lens);
-
-	if (reply != NULL)
-		freeReplyObject(reply);
 }
 
 enum l2_result l2_get(struct l2 *l2, enum data_class data_class, const char *key,
@@ -460,11 +451,12 @@ enum l2_result l2_get(struct l2 *l2, enum data_class data_class, const char *key
 	g_autofree char *data_key = key_of(l2, "data", data_class, key);
 	g_autofree char *class_epoch_key = epoch_key(l2, data_class);
 	g_autofree char *max_bytes = g_strdup_printf("%u", L2_MAX_ENTRY_BYTES);
+	g_autofree char *candidate_epoch = new_epoch();
 	const char *argv[] = { "EVAL", lookup_script, "2", data_key, class_epoch_key,
-			       max_age_us < 0 ? "0" : "1", max_bytes };
+			       max_age_us < 0 ? "0" : "1", max_bytes, candidate_epoch };
 	size_t lens[] = { 4, strlen(lookup_script), 1, strlen(data_key), strlen(class_epoch_key),
-			  1, strlen(max_bytes) };
-	redisReply *reply = run(l2, 7, argv, lens);
+			  1, strlen(max_bytes), strlen(candidate_epoch) };
+	redisReply *reply = run(l2, 8, argv, lens);
 
 	*epoch = 0;
 	if (reply == NULL)
@@ -479,23 +471,11 @@ enum l2_result l2_get(struct l2 *l2, enum data_class data_class, const char *key
 	const redisReply *data = reply->element[1];
 	const redisReply *epoch_reply = reply->element[2];
 
+	/* An epoch that is no number (someone else's key) leaves 0: nothing
+	 * is valid, and nothing can be stored until an invalidation resets it. */
 	if (epoch_reply->type != REDIS_REPLY_STRING ||
-	    !g_ascii_string_to_unsigned(epoch_reply->str, 10, 1, G_MAXUINT64, epoch, NULL)) {
-		/* No epoch (yet, or any more): nothing stored is valid. */
-		freeReplyObject(reply);
-		create_epoch(l2, class_epoch_key);
-		count(l2, &l2->counts.misses);
-		/* Read it back, so that what we fetch now can be stored. */
-		const char *get_argv[] = { "GET", class_epoch_key };
-		size_t get_lens[] = { 3, strlen(class_epoch_key) };
-		redisReply *again = run(l2, 2, get_argv, get_lens);
-
-		if (again != NULL && again->type == REDIS_REPLY_STRING)
-			g_ascii_string_to_unsigned(again->str, 10, 1, G_MAXUINT64, epoch, NULL);
-		if (again != NULL)
-			freeReplyObject(again);
-		return L2_MISS;
-	}
+	    !g_ascii_string_to_unsigned(epoch_reply->str, 10, 1, G_MAXUINT64, epoch, NULL))
+		*epoch = 0;
 	if (max_age_us < 0 || data->type != REDIS_REPLY_STRING) {
 		freeReplyObject(reply);
 		if (max_age_us >= 0 && size > L2_MAX_ENTRY_BYTES) {
@@ -514,7 +494,7 @@ enum l2_result l2_get(struct l2 *l2, enum data_class data_class, const char *key
 	if (!l2_format_decode(data_key, data->str, data->len, &entry, &error)) {
 		g_info("%s: %s: %s", l2->masked_url, data_key, error->message);
 		count(l2, &l2->counts.rejected);
-	} else if (entry.epoch == *epoch &&
+	} else if (*epoch != 0 && entry.epoch == *epoch &&
 		   clock_wall_us() - entry.fetched_wall_us <= max_age_us) {
 		*payload = g_bytes_new(entry.payload, entry.payload_len);
 		/* A clock ahead of ours must not make data look younger than new. */
@@ -529,7 +509,7 @@ enum l2_result l2_get(struct l2 *l2, enum data_class data_class, const char *key
 void l2_store(struct l2 *l2, enum data_class data_class, const char *key, guint64 epoch,
 	      gint64 fetched_wall_us, const char *payload, gsize len, guint lifetime_ms)
 {
-	if (epoch == 0 || lifetime_ms == 0 || len > L2_MAX_ENTRY_BYTES - L2_MAX_HEADER_BYTES)
+	if (epoch == 0 || lifetime_ms == 0 || len > L2_MAX_ENTRY_BYTES - L2_FORMAT_MAX_HEADER_BYTES)
 		return;
 	g_autofree char *data_key = key_of(l2, "data", data_class, key);
 	g_autoptr(GBytes) entry = l2_format_encode(data_key, epoch, fetched_wall_us, payload, len);

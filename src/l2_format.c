@@ -8,8 +8,6 @@
 
 #define L2_MAGIC "infrafs-l2"
 #define L2_MESSAGE_MAGIC "infrafs-invalidate"
-/* Header lines are short; anything longer is not an entry of ours. */
-#define L2_MAX_HEADER_BYTES 8192
 
 static guint64 fnv1a(const char *data, gsize len, guint64 hash)
 {
@@ -119,7 +117,7 @@ static gboolean field_number(const char *line, const char *name, guint64 *value)
 gboolean l2_format_decode(const char *redis_key, const char *data, gsize len,
 			  struct l2_entry *entry, GError **error)
 {
-	const char *end = data + MIN(len, L2_MAX_HEADER_BYTES);
+	const char *end = data + MIN(len, L2_FORMAT_MAX_HEADER_BYTES);
 	const char *cursor = data;
 	g_autofree char *magic = next_line(&cursor, end);
 	g_autofree char *key = next_line(&cursor, end);

@@ -286,12 +286,11 @@ static void apply_fleet_expiry(const char *patterns, gsize len, gpointer user_da
 /* The shared cache of -o redis, if any. */
 static void build_l2(struct daemon *d)
 {
-	struct redis_url url = { 0 };
-	g_autofree char *scope = l2_format_scope(&d->config.os);
-
 	if (d->config.redis.host == NULL)
 		return;
-	url = d->config.redis;
+	g_autofree char *scope = l2_format_scope(&d->config.os);
+	struct redis_url url = d->config.redis;
+
 	if (url.password == NULL)
 		url.password = d->config.redis_password;
 	d->l2 = l2_new(&url, scope, d->config.netbox_url, L2_DEFAULT_TIMEOUT_MS, d->error_log);

@@ -29,6 +29,8 @@
 
 #define L2_FORMAT_VERSION 1
 #define L2_FORMAT_SCOPE_CHARS 16
+/* Header lines are short: anything longer is not an entry of ours. */
+#define L2_FORMAT_MAX_HEADER_BYTES 8192u
 
 /* The scope of `os`'s data. Free with g_free. */
 char *l2_format_scope(const struct os_credentials *os);

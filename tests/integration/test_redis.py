@@ -208,6 +208,29 @@ def test_the_redis_fixture_serves_kills_and_restarts(redis):
 
 # ---- sharing fetches -------------------------------------------------------------
 
+
+def test_an_epoch_lost_to_eviction_makes_the_entries_of_its_class_stale(redis, mount, cloud):
+    # Eviction (or a restart with a partial dump) may drop the small epoch
+    # key and keep entries: they must not become valid again. The next
+    # lookup gives the class a new epoch, its fetch is stored under it,
+    # and a third mount takes that one.
+    a = mount(redis_opt(redis.url), *LONG_TTLS)
+    before = cloud.counts()
+    data = a.read("hosts.json")
+    epoch_key = "infrafs:1:%s:epoch:hosts" % scope_of(a)
+    old_epoch = redis.get(epoch_key)
+    assert old_epoch is not None
+    redis.command("DEL", epoch_key)
+    b = mount(redis_opt(redis.url), *LONG_TTLS)
+    assert b.read("hosts.json") == data
+    assert l2(b)["hits"] == 0, l2(b)
+    assert redis.get(epoch_key) not in (None, old_epoch)
+    c = mount(redis_opt(redis.url), *LONG_TTLS)
+    assert c.read("hosts.json") == data
+    assert l2(c)["hits"] == 1, l2(c)
+    assert backend_delta(before, cloud.counts()) == {HOSTS_ROUTE: 2}
+
+
 def test_second_mount_reads_what_the_first_fetched_from_l2(redis, mount, cloud):
     a = mount(redis_opt(redis.url), *LONG_TTLS)
     b = mount(redis_opt(redis.url), *LONG_TTLS)
