@@ -498,6 +498,15 @@ static gboolean add_provider_part(struct backend *backend, json_object *provider
 	return TRUE;
 }
 
+/* GET a Placement `path` answering {"resource_providers": [...]}: the
+ * array, borrowed from *answer (the caller's), or NULL and an error. */
+static json_object *get_providers(struct backend *backend, const char *path,
+				  json_object **answer, GError **error)
+{
+	*answer = get_json(backend, "placement", path, error);
+	return *answer ? json_util_require_array(*answer, "resource_providers", error) : NULL;
+}
+
 /* The provider tree of the hypervisor called `hostname`, with inventories
  * and usages: name -> root uuid -> in_tree -> parts of each provider. */
 static json_object *fetch_placement(struct backend *backend, const char *hostname,
@@ -514,9 +523,8 @@ static json_object *fetch_placement(struct backend *backend, const char *hostnam
 
 	g_autofree char *escaped = g_uri_escape_string(hostname, NULL, FALSE);
 	g_autofree char *by_name = g_strdup_printf("/resource_providers?name=%s", escaped);
-	g_autoptr(json_object) named = get_json(backend, "placement", by_name, error);
-	json_object *matches = named ? json_util_require_array(named, "resource_providers", error)
-				     : NULL;
+	g_autoptr(json_object) named = NULL;
+	json_object *matches = get_providers(backend, by_name, &named, error);
 
 	if (matches == NULL)
 		return NULL;
@@ -536,9 +544,8 @@ static json_object *fetch_placement(struct backend *backend, const char *hostnam
 	}
 	g_autofree char *root_escaped = g_uri_escape_string(root, NULL, FALSE);
 	g_autofree char *by_tree = g_strdup_printf("/resource_providers?in_tree=%s", root_escaped);
-	g_autoptr(json_object) tree = get_json(backend, "placement", by_tree, error);
-	json_object *members = tree ? json_util_require_array(tree, "resource_providers", error)
-				    : NULL;
+	g_autoptr(json_object) tree = NULL;
+	json_object *members = get_providers(backend, by_tree, &tree, error);
 
 	if (members == NULL)
 		return NULL;

@@ -31,7 +31,7 @@ import urllib.parse
 import urllib.request
 
 from tests.bench import redis_l2
-from tests.bench.common import TOP, Cloud, is_mounted, readloop, wait_until
+from tests.harness import TOP, Cloud, is_mounted, readloop, wait_until
 
 
 def fetch_all_pages(cloud, token):

@@ -16,10 +16,9 @@ figure against a baseline measured in the same run:
 
 Starts its own redis-server (on a free loopback port, no persistence) and
 stops it by its PID; every mount it makes it unmounts. Run it alone with
-`python3 -m tests.bench.redis_l2` (INFRAFS_BIN as for the whole bench).
+`make bench BENCH_FLAGS=--only-redis`.
 """
 
-import argparse
 import contextlib
 import json
 import os
@@ -31,7 +30,7 @@ import tempfile
 import threading
 import time
 
-from tests.bench.common import TOP, Cloud, is_mounted, readloop, wait_until
+from tests.harness import TOP, Cloud, is_mounted, readloop, wait_until
 
 HOSTS_ROUTE = "compute.hypervisors.detail"
 SERVERS_ROUTE = "compute.servers.detail"
@@ -494,22 +493,3 @@ def add_arguments(parser):
     parser.add_argument("--redis-reps", type=int, default=7,
                         help="repetitions of each cold read")
     parser.add_argument("--redis-propagation-reps", type=int, default=20)
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build", default="build")
-    parser.add_argument("--cold-hosts", type=int, default=5000)
-    parser.add_argument("--json", help="also write the results here")
-    add_arguments(parser)
-    args = parser.parse_args()
-    results = bench(args)
-    report(results)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

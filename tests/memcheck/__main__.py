@@ -17,7 +17,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, TOP)
 
-from tests.soak.__main__ import Cloud, is_mounted, wait_until  # noqa: E402
+from tests.harness import Cloud, is_mounted, wait_until  # noqa: E402
 
 
 def read_tree(root, skip=("live",)):

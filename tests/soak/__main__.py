@@ -26,54 +26,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.harness import TOP, Cloud, is_mounted, wait_until
+
 FAULT_ROUTES = ["compute.hypervisors.detail", "compute.aggregates", "compute.flavors.detail"]
-
-
-class Cloud:
-    def __init__(self, hosts, work):
-        self.openrc = os.path.join(work, "openrc")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", "-m", "tests.fakecloud", "--port", "0", "--hosts", str(hosts),
-             "--openrc", self.openrc], cwd=TOP, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            raise SystemExit("soak: fake cloud did not start: %r" % line)
-        self.url = line.split("listening on", 1)[1].strip()
-        self.env = {}
-        with open(self.openrc) as rc:
-            for raw in rc:
-                if raw.startswith("export "):
-                    key, _, value = raw[len("export "):].strip().partition("=")
-                    self.env[key] = value.strip("'\"")
-
-    def control(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + "/_fake/" + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise SystemExit("soak: timed out waiting for " + what)
-
-
-def is_mounted(path):
-    with open("/proc/mounts") as mounts:
-        return any(line.split()[1] == path for line in mounts)
 
 
 def rss_kib(pid):

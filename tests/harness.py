@@ -1,5 +1,7 @@
-"""What the parts of `make bench` share: the fake cloud as a subprocess,
-waiting with a deadline, mount detection and the C timing loop."""
+"""What the tools run outside pytest (make bench, soak, valgrind) share: the
+fake cloud as a subprocess, waiting with a deadline, mount detection and
+the C timing loop. The pytest suite has its own, richer helpers
+(tests/integration/helpers.py)."""
 
 import json
 import os
@@ -7,14 +9,14 @@ import subprocess
 import time
 import urllib.request
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def wait_until(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise SystemExit(f"bench: timed out waiting for {what}")
+            raise SystemExit(f"timed out waiting for {what}")
         time.sleep(0.02)
 
 
@@ -33,7 +35,7 @@ class Cloud:
             text=True)
         line = self.proc.stdout.readline()
         if "listening on" not in line:
-            raise SystemExit(f"bench: fake cloud did not start: {line!r}")
+            raise SystemExit(f"the fake cloud did not start: {line!r}")
         self.url = line.split("listening on", 1)[1].strip()
         self.env = {}
         with open(self.openrc) as rc:
@@ -50,6 +52,10 @@ class Cloud:
             request.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.headers, response.read()
+
+    def control(self, method, path, body=None):
+        """A call to the fake's control API, /_fake/<path>; its JSON answer."""
+        return json.loads(self.call(method, "/_fake/" + path, body)[1])
 
     def counts(self):
         return json.loads(self.call("GET", "/_fake/counts")[1])
